@@ -1,0 +1,3 @@
+from dexpy.cli import main
+
+raise SystemExit(main())

@@ -187,6 +187,9 @@ class Keys:
     signing_key_pub: dict[str, object] | None = None
     verification_keys: list[VerificationKey] = field(default_factory=list)
     next_rotation: datetime = EPOCH
+    state_keys: list[bytes] = field(default_factory=list)
+    """dexpy-only: 32-byte AES keys that seal login state and CSRF tokens, newest first. Rotated with the
+    signing key; the previous one is kept so that logins in flight survive a rotation."""
 
     KIND: ClassVar[str] = "keys"
 

@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from dexpy.schema import ConfigError, Problem
+
+__all__ = ["ConfigError", "Problem"]  # re-exported: config problems are raised as dexpy.config.ConfigError
+
 
 def key(name: str) -> Any:
     """Field metadata naming the YAML key where lowerCamelCase of the field name is not it."""
@@ -202,14 +206,3 @@ class Config:
     sessions: SessionsConfig = field(default_factory=SessionsConfig)
     source: str = field(default="", metadata={"internal": True})
     """The file this config came from (not a YAML key)."""
-
-
-class ConfigError(Exception):
-    """A config problem, with where it is: `file`, `path` (e.g. `staticClients[0].redirectURIs`)."""
-
-    def __init__(self, file: str, path: str, message: str) -> None:
-        where = f"{file}: {path}" if path else file
-        super().__init__(f"{where}: {message}")
-        self.file = file
-        self.path = path
-        self.message = message

@@ -1,0 +1,77 @@
+"""In-process storage: a dict per kind behind one lock. Records go in and out as private copies."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from dexpy.model import EXPIRING_KINDS, RECORD_KINDS
+from dexpy.storage import AlreadyExists, NotFound
+from dexpy.storage.codec import check_updated, require_kind
+
+R = TypeVar("R")
+
+
+class MemoryStorage:
+    def __init__(self) -> None:
+        # Re-entrant so that an updater that (wrongly) calls back into storage fails loudly instead of hanging.
+        self._lock = threading.RLock()
+        self._records: dict[str, dict[str, Any]] = {require_kind(kind): {} for kind in RECORD_KINDS}
+
+    def _table(self, kind: type) -> dict[str, Any]:
+        return self._records[require_kind(kind)]
+
+    def create(self, record: object) -> None:
+        table = self._table(type(record))
+        key = record.key  # type: ignore[attr-defined]
+        with self._lock:
+            if key in table:
+                raise AlreadyExists(f"{record.KIND} {key!r} already exists")  # type: ignore[attr-defined]
+            table[key] = copy.deepcopy(record)
+
+    def get(self, kind: type[R], key: str) -> R:
+        table = self._table(kind)
+        with self._lock:
+            if key not in table:
+                raise NotFound(f"{kind.KIND} {key!r} not found")  # type: ignore[attr-defined]
+            record: R = copy.deepcopy(table[key])
+        return record
+
+    def list(self, kind: type[R]) -> list[R]:
+        table = self._table(kind)
+        with self._lock:
+            return [copy.deepcopy(table[key]) for key in sorted(table)]
+
+    def update(self, kind: type[R], key: str, updater: Callable[[R], R]) -> R:
+        table = self._table(kind)
+        with self._lock:
+            if key not in table:
+                raise NotFound(f"{kind.KIND} {key!r} not found")  # type: ignore[attr-defined]
+            updated = updater(copy.deepcopy(table[key]))
+            check_updated(kind, key, updated)
+            table[key] = copy.deepcopy(updated)
+        return updated
+
+    def delete(self, kind: type[R], key: str) -> None:
+        table = self._table(kind)
+        with self._lock:
+            if table.pop(key, None) is None:
+                raise NotFound(f"{kind.KIND} {key!r} not found")  # type: ignore[attr-defined]
+
+    def garbage_collect(self, now: datetime) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        with self._lock:
+            for kind in EXPIRING_KINDS:
+                table = self._table(kind)
+                expired = [key for key, record in table.items() if record.expiry < now]
+                for key in expired:
+                    del table[key]
+                counts[require_kind(kind)] = len(expired)
+        return counts
+
+    def close(self) -> None:
+        pass
+

@@ -1,0 +1,155 @@
+"""SQLite storage: one table of JSON records, safe for several threads and several processes on one file.
+
+Each thread gets its own connection (WAL lets readers run beside a writer). `update` runs inside
+`BEGIN IMMEDIATE`, which takes the file's write lock before reading, so the compare-and-swap holds across
+processes and the updater runs exactly once. Lock waits, I/O failures and unopenable files become
+`Unavailable`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import TypeVar
+
+from dexpy.model import EXPIRING_KINDS
+from dexpy.storage import AlreadyExists, NotFound, Unavailable
+from dexpy.storage.codec import check_updated, dumps, loads, require_kind
+
+R = TypeVar("R")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    json TEXT NOT NULL,
+    expiry INTEGER,
+    PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS records_expiry ON records (kind, expiry) WHERE expiry IS NOT NULL;
+"""
+
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+_UNAVAILABLE_MARKS = ("locked", "busy", "disk i/o", "unable to open", "disk is full", "readonly")
+"""Operational errors that mean "the file cannot be used now", as opposed to a bug in a statement."""
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _UNIX_EPOCH) // timedelta(microseconds=1)
+
+
+def _expiry_column(record: object) -> int | None:
+    return _micros(record.expiry) if type(record) in EXPIRING_KINDS else None  # type: ignore[attr-defined]
+
+
+class SQLiteStorage:
+    def __init__(self, path: str, busy_timeout: float = 5.0) -> None:
+        if path in ("", ":memory:"):
+            raise ValueError("sqlite3 storage needs a file; use the memory storage for an in-process store")
+        self.path = path
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        with self._guard():
+            db = self._db()
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as err:
+            if any(mark in str(err).lower() for mark in _UNAVAILABLE_MARKS):
+                raise Unavailable(f"sqlite3 storage {self.path}: {err}") from err
+            raise
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(
+                self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+            with self._connections_lock:
+                self._connections.append(db)
+        return db
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that holds the file's write lock from its start."""
+        with self._guard():
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def create(self, record: object) -> None:
+        kind = require_kind(type(record))
+        key = record.key  # type: ignore[attr-defined]
+        row = (kind, key, dumps(record), _expiry_column(record))
+        with self._guard():
+            try:
+                self._db().execute("INSERT INTO records (kind, key, json, expiry) VALUES (?, ?, ?, ?)", row)
+            except sqlite3.IntegrityError as err:
+                raise AlreadyExists(f"{kind} {key!r} already exists") from err
+
+    def _read(self, db: sqlite3.Connection, kind: type[R], key: str) -> R:
+        name = require_kind(kind)
+        row = db.execute("SELECT json FROM records WHERE kind = ? AND key = ?", (name, key)).fetchone()
+        if row is None:
+            raise NotFound(f"{name} {key!r} not found")
+        return loads(kind, row[0])
+
+    def get(self, kind: type[R], key: str) -> R:
+        with self._guard():
+            return self._read(self._db(), kind, key)
+
+    def list(self, kind: type[R]) -> list[R]:
+        with self._guard():
+            rows = self._db().execute("SELECT json FROM records WHERE kind = ? ORDER BY key", (require_kind(kind),))
+            return [loads(kind, text) for (text,) in rows.fetchall()]
+
+    def update(self, kind: type[R], key: str, updater: Callable[[R], R]) -> R:
+        with self._transaction() as db:
+            updated = updater(self._read(db, kind, key))
+            check_updated(kind, key, updated)
+            db.execute(
+                "UPDATE records SET json = ?, expiry = ? WHERE kind = ? AND key = ?",
+                (dumps(updated), _expiry_column(updated), require_kind(kind), key),
+            )
+        return updated
+
+    def delete(self, kind: type[R], key: str) -> None:
+        name = require_kind(kind)
+        with self._guard():
+            cursor = self._db().execute("DELETE FROM records WHERE kind = ? AND key = ?", (name, key))
+        if cursor.rowcount == 0:
+            raise NotFound(f"{name} {key!r} not found")
+
+    def garbage_collect(self, now: datetime) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        with self._transaction() as db:
+            for kind in EXPIRING_KINDS:
+                name = require_kind(kind)
+                cursor = db.execute("DELETE FROM records WHERE kind = ? AND expiry < ?", (name, _micros(now)))
+                counts[name] = cursor.rowcount
+        return counts
+
+    def close(self) -> None:
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        for db in connections:
+            db.close()
+        self._local = threading.local()

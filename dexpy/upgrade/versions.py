@@ -1,0 +1,46 @@
+"""Kubernetes release versions (`1.31.4`, optionally written `v1.31.4`) and the skew rule between them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
+
+
+class InvalidVersion(ValueError):
+    pass
+
+
+@dataclass(frozen=True, order=True)
+class Version:
+    major: int
+    minor: int
+    patch: int
+
+    @classmethod
+    def parse(cls, text: object) -> Version:
+        match = _VERSION.match(text) if isinstance(text, str) else None
+        if match is None:
+            raise InvalidVersion(f"{text!r} is not a version like 1.31.4")
+        return cls(*(int(part) for part in match.groups()))
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}.{self.patch}"
+
+    @property
+    def kubelet(self) -> str:
+        """How a Node reports it in `status.nodeInfo.kubeletVersion`."""
+        return f"v{self}"
+
+
+def parse_or_none(text: object) -> Version | None:
+    try:
+        return Version.parse(text)
+    except InvalidVersion:
+        return None
+
+
+def within_skew(current: Version, target: Version) -> bool:
+    """The version-skew policy allows one minor at a time, up or down, never across majors."""
+    return current.major == target.major and abs(target.minor - current.minor) <= 1

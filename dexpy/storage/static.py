@@ -1,0 +1,77 @@
+"""A read-only overlay of the clients, passwords and connectors named in the config file (Dex's
+`storage/static.go`): they win over a stored record with the same key, cannot be written, and everything
+else goes to the backend underneath. Password emails are matched without regard to case, as in Dex.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from dexpy.model import Client, ConnectorRecord, Password
+from dexpy.storage import Invalid, Storage
+from dexpy.storage.codec import require_kind
+
+R = TypeVar("R")
+
+
+def _by_key(records: Iterable[Any]) -> dict[str, Any]:
+    return {record.key: copy.deepcopy(record) for record in records}
+
+
+class StaticStorage:
+    def __init__(
+        self,
+        inner: Storage,
+        clients: Iterable[Client] = (),
+        passwords: Iterable[Password] = (),
+        connectors: Iterable[ConnectorRecord] = (),
+    ) -> None:
+        self.inner = inner
+        self._static: dict[type, dict[str, Any]] = {
+            Client: _by_key(clients),
+            Password: _by_key(passwords),
+            ConnectorRecord: _by_key(connectors),
+        }
+
+    def _lookup(self, kind: type, key: str) -> tuple[str, Any]:
+        """The backend key for `key`, and the static record it names, if any."""
+        if kind is Password:
+            key = key.lower()
+        return key, self._static.get(kind, {}).get(key)
+
+    def _writable(self, kind: type, key: str, verb: str) -> str:
+        key, static = self._lookup(kind, key)
+        if static is not None:
+            raise Invalid(f"static {require_kind(kind)}: read-only, cannot {verb} {key!r}")
+        return key
+
+    def create(self, record: object) -> None:
+        self._writable(type(record), record.key, "create")  # type: ignore[attr-defined]
+        self.inner.create(record)
+
+    def get(self, kind: type[R], key: str) -> R:
+        key, static = self._lookup(kind, key)
+        if static is not None:
+            return copy.deepcopy(static)  # type: ignore[no-any-return]
+        return self.inner.get(kind, key)
+
+    def list(self, kind: type[R]) -> list[R]:
+        static = self._static.get(kind, {})
+        stored = [r for r in self.inner.list(kind) if r.key not in static]  # type: ignore[attr-defined]
+        records = stored + [copy.deepcopy(r) for r in static.values()]
+        return sorted(records, key=lambda r: r.key)  # type: ignore[attr-defined]
+
+    def update(self, kind: type[R], key: str, updater: Callable[[R], R]) -> R:
+        return self.inner.update(kind, self._writable(kind, key, "update"), updater)
+
+    def delete(self, kind: type[R], key: str) -> None:
+        self.inner.delete(kind, self._writable(kind, key, "delete"))
+
+    def garbage_collect(self, now: datetime) -> dict[str, int]:
+        return self.inner.garbage_collect(now)
+
+    def close(self) -> None:
+        self.inner.close()

@@ -158,7 +158,8 @@ def test_login_lists_connectors_sorted_by_name(renderer: Renderer) -> None:
 
 
 def test_approval_lists_dex_scope_descriptions(renderer: Renderer) -> None:
-    data = PAGES["approval.html"] | {"scopes": ["openid", "profile", "groups", "email", "offline_access", "federated:id"]}
+    scopes = ["openid", "profile", "groups", "email", "offline_access", "federated:id"]
+    data = PAGES["approval.html"] | {"scopes": scopes}
     page = Page(renderer.render("approval.html", **data))
     items = [t.strip() for t in page.text if t.strip()]
     listed = items[items.index(f'{EVIL} would like to:') + 1 : items.index("Cancel")]

@@ -3,6 +3,18 @@
 A custom `frontend.dir` overrides file by file (`templates/`, `static/`, `themes/<theme>/`, `robots.txt`);
 whatever it lacks comes from the built-in set. Every required template is loaded once at start-up, so a
 missing or broken one stops the server with an error naming the directory and the file.
+
+Templates see the globals `issuer`, `logo`, `favicon`, `extra` (dict), `theme` and `url(path)`, plus what the
+route passes (all keys are required; undefined names raise):
+  login.html          connectors: [{id, name, url, type}] (shown sorted by name)
+  password.html       post_url, back_link ("" hides it), username, username_prompt, invalid, csrf_token
+  approval.html       client_name, user, scopes (raw scope strings), req, csrf_token
+  oob.html            code
+  error.html          err_type, err_msg
+  device.html         post_url, user_code, invalid, csrf_token
+  device_success.html client_name
+  logout.html         logged_out; when false also post_url, csrf_token, hidden_fields: {name: value}
+  form_post.html      redirect_uri, params: {name: value}   (posts to the client: no csrf_token)
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 Datetimes are written as RFC 3339 in UTC (`2026-01-01T12:00:00.123456Z`), bytes as standard base64, `object`
 (the JWKs of `Keys`) as-is. Decoding gives back an equal record; encoding a naive datetime is refused, since
 storage must not guess a time zone.
+
+It also holds the two checks every backend makes on what it is handed: `require_kind` (a storage record
+class) and `check_updated` (an updater may not change a record's kind or key).
 """
 
 from __future__ import annotations
@@ -123,12 +126,14 @@ def converter(tp: Any) -> Converter:
 
 def encode(record: object) -> dict[str, Any]:
     """The JSON-ready data of a dataclass instance."""
-    data: dict[str, Any] = converter(type(record)).encode(record)
+    tp: Any = type(record)
+    data: dict[str, Any] = converter(tp).encode(record)
     return data
 
 
 def decode(kind: type[R], data: dict[str, Any]) -> R:
-    record: R = converter(kind).decode(data)
+    tp: Any = kind
+    record: R = converter(tp).decode(data)
     return record
 
 
@@ -140,7 +145,8 @@ def loads(kind: type[R], text: str) -> R:
     return decode(kind, json.loads(text))
 
 
-_KINDS_BY_NAME: dict[str, type] = {kind.KIND: kind for kind in RECORD_KINDS}  # type: ignore[attr-defined]
+_RECORD_KINDS: tuple[Any, ...] = RECORD_KINDS
+_KINDS_BY_NAME: dict[str, type] = {kind.KIND: kind for kind in _RECORD_KINDS}
 
 
 def require_kind(kind: type) -> str:
@@ -151,9 +157,9 @@ def require_kind(kind: type) -> str:
     return name
 
 
-def check_updated(kind: type, key: str, updated: object) -> None:
+def check_updated(kind: Any, key: str, updated: Any) -> None:
     """Refuse an updater result of another kind or key: it would silently store a record under a wrong name."""
     if type(updated) is not kind:
         raise Invalid(f"updater for {require_kind(kind)} {key!r} returned {type(updated).__name__}")
-    if updated.key != key:  # type: ignore[attr-defined]
-        raise Invalid(f"updater for {require_kind(kind)} {key!r} changed its key to {updated.key!r}")  # type: ignore[attr-defined]
+    if updated.key != key:
+        raise Invalid(f"updater for {require_kind(kind)} {key!r} changed its key to {updated.key!r}")

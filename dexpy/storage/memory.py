@@ -24,19 +24,19 @@ class MemoryStorage:
     def _table(self, kind: type) -> dict[str, Any]:
         return self._records[require_kind(kind)]
 
-    def create(self, record: object) -> None:
+    def create(self, record: Any) -> None:
         table = self._table(type(record))
-        key = record.key  # type: ignore[attr-defined]
+        key: str = record.key
         with self._lock:
             if key in table:
-                raise AlreadyExists(f"{record.KIND} {key!r} already exists")  # type: ignore[attr-defined]
+                raise AlreadyExists(f"{require_kind(type(record))} {key!r} already exists")
             table[key] = copy.deepcopy(record)
 
     def get(self, kind: type[R], key: str) -> R:
         table = self._table(kind)
         with self._lock:
             if key not in table:
-                raise NotFound(f"{kind.KIND} {key!r} not found")  # type: ignore[attr-defined]
+                raise NotFound(f"{require_kind(kind)} {key!r} not found")
             record: R = copy.deepcopy(table[key])
         return record
 
@@ -49,7 +49,7 @@ class MemoryStorage:
         table = self._table(kind)
         with self._lock:
             if key not in table:
-                raise NotFound(f"{kind.KIND} {key!r} not found")  # type: ignore[attr-defined]
+                raise NotFound(f"{require_kind(kind)} {key!r} not found")
             updated = updater(copy.deepcopy(table[key]))
             check_updated(kind, key, updated)
             table[key] = copy.deepcopy(updated)
@@ -59,7 +59,7 @@ class MemoryStorage:
         table = self._table(kind)
         with self._lock:
             if table.pop(key, None) is None:
-                raise NotFound(f"{kind.KIND} {key!r} not found")  # type: ignore[attr-defined]
+                raise NotFound(f"{require_kind(kind)} {key!r} not found")
 
     def garbage_collect(self, now: datetime) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -74,4 +74,3 @@ class MemoryStorage:
 
     def close(self) -> None:
         pass
-

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from dexpy.model import EXPIRING_KINDS
 from dexpy.storage import AlreadyExists, NotFound, Unavailable
@@ -42,8 +42,8 @@ def _micros(moment: datetime) -> int:
     return (moment - _UNIX_EPOCH) // timedelta(microseconds=1)
 
 
-def _expiry_column(record: object) -> int | None:
-    return _micros(record.expiry) if type(record) in EXPIRING_KINDS else None  # type: ignore[attr-defined]
+def _expiry_column(record: Any) -> int | None:
+    return _micros(record.expiry) if type(record) in EXPIRING_KINDS else None
 
 
 class SQLiteStorage:
@@ -73,9 +73,7 @@ class SQLiteStorage:
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(
-                self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
-            )
+            db = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
             with self._connections_lock:
@@ -95,9 +93,9 @@ class SQLiteStorage:
                 raise
             db.execute("COMMIT")
 
-    def create(self, record: object) -> None:
+    def create(self, record: Any) -> None:
         kind = require_kind(type(record))
-        key = record.key  # type: ignore[attr-defined]
+        key: str = record.key
         row = (kind, key, dumps(record), _expiry_column(record))
         with self._guard():
             try:

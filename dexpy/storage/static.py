@@ -48,21 +48,22 @@ class StaticStorage:
             raise Invalid(f"static {require_kind(kind)}: read-only, cannot {verb} {key!r}")
         return key
 
-    def create(self, record: object) -> None:
-        self._writable(type(record), record.key, "create")  # type: ignore[attr-defined]
+    def create(self, record: Any) -> None:
+        self._writable(type(record), record.key, "create")
         self.inner.create(record)
 
     def get(self, kind: type[R], key: str) -> R:
         key, static = self._lookup(kind, key)
         if static is not None:
-            return copy.deepcopy(static)  # type: ignore[no-any-return]
+            found: R = copy.deepcopy(static)
+            return found
         return self.inner.get(kind, key)
 
     def list(self, kind: type[R]) -> list[R]:
         static = self._static.get(kind, {})
-        stored = [r for r in self.inner.list(kind) if r.key not in static]  # type: ignore[attr-defined]
-        records = stored + [copy.deepcopy(r) for r in static.values()]
-        return sorted(records, key=lambda r: r.key)  # type: ignore[attr-defined]
+        stored: list[Any] = self.inner.list(kind)
+        records = [r for r in stored if r.key not in static] + [copy.deepcopy(r) for r in static.values()]
+        return sorted(records, key=lambda r: r.key)
 
     def update(self, kind: type[R], key: str, updater: Callable[[R], R]) -> R:
         return self.inner.update(kind, self._writable(kind, key, "update"), updater)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from dexpy.model import (
     AuthCode,
@@ -168,7 +169,7 @@ def revocation(n: int) -> Revocation:
     return Revocation(id=f"grant-{n}", expiry=T0 + timedelta(days=1))
 
 
-SAMPLES: dict[type, Callable[[int], object]] = {
+SAMPLES: dict[type, Callable[[int], Any]] = {
     Client: client,
     AuthCode: auth_code,
     RefreshToken: refresh_token,
@@ -182,10 +183,10 @@ SAMPLES: dict[type, Callable[[int], object]] = {
 }
 
 
-def sample(kind: type, n: int = 1) -> object:
+def sample(kind: type, n: int = 1) -> Any:
     return SAMPLES[kind](n)
 
 
-def with_expiry(record: object, expiry: datetime) -> object:
-    record.expiry = expiry  # type: ignore[attr-defined]
+def with_expiry(record: Any, expiry: datetime) -> Any:
+    record.expiry = expiry
     return record

@@ -13,6 +13,7 @@ import pytest
 
 from dexpy.model import EXPIRING_KINDS, KEYS_KEY, RECORD_KINDS, Client, ConnectorRecord, Keys
 from dexpy.storage import AlreadyExists, Invalid, NotFound, Storage
+from dexpy.storage.codec import require_kind
 from tests.storage.samples import T0, sample, with_expiry
 
 by_kind = pytest.mark.parametrize("kind", RECORD_KINDS, ids=lambda kind: kind.KIND)
@@ -55,7 +56,7 @@ def scribble(record: Any) -> None:
 def test_created_record_reads_back_equal(storage: Storage, kind: type) -> None:
     record = sample(kind)
     storage.create(record)
-    assert storage.get(kind, record.key) == record  # type: ignore[attr-defined]
+    assert storage.get(kind, record.key) == record
     assert storage.list(kind) == [record]
 
 
@@ -64,7 +65,7 @@ def test_create_of_an_existing_key_is_refused(storage: Storage, kind: type) -> N
     storage.create(sample(kind))
     with pytest.raises(AlreadyExists):
         storage.create(touched(sample(kind)))
-    assert storage.get(kind, sample(kind).key) == sample(kind)  # type: ignore[attr-defined]
+    assert storage.get(kind, sample(kind).key) == sample(kind)
 
 
 @by_kind
@@ -79,7 +80,7 @@ def test_create_of_an_existing_key_is_refused(storage: Storage, kind: type) -> N
 )
 def test_missing_record_is_not_found(storage: Storage, kind: type, verb: Callable[..., object]) -> None:
     with pytest.raises(NotFound):
-        verb(storage, kind, sample(kind).key)  # type: ignore[attr-defined]
+        verb(storage, kind, sample(kind).key)
 
 
 @by_kind
@@ -89,7 +90,7 @@ def test_list_holds_every_record_of_its_kind_only(storage: Storage, kind: type) 
         storage.create(record)
     other = ConnectorRecord if kind is Client else Client
     storage.create(sample(other, 3))
-    assert sorted(storage.list(kind), key=lambda r: r.key) == records  # type: ignore[attr-defined]
+    assert sorted(storage.list(kind), key=lambda r: r.key) == records
 
 
 def test_same_key_in_two_kinds_does_not_collide(storage: Storage) -> None:
@@ -117,10 +118,10 @@ def test_update_stores_and_returns_the_updaters_result(storage: Storage, kind: t
         seen.append(current)
         return touched(current)
 
-    returned = storage.update(kind, record.key, updater)  # type: ignore[attr-defined]
+    returned = storage.update(kind, record.key, updater)
     assert seen[-1] == record
     assert returned == touched(record) != record
-    assert storage.get(kind, record.key) == touched(record)  # type: ignore[attr-defined]
+    assert storage.get(kind, record.key) == touched(record)
 
 
 @by_kind
@@ -133,8 +134,8 @@ def test_raising_updater_aborts_and_leaves_the_record(storage: Storage, kind: ty
         raise Boom("no")
 
     with pytest.raises(Boom):
-        storage.update(kind, record.key, updater)  # type: ignore[attr-defined]
-    assert storage.get(kind, record.key) == record  # type: ignore[attr-defined]
+        storage.update(kind, record.key, updater)
+    assert storage.get(kind, record.key) == record
 
 
 def test_updater_may_not_change_the_key(storage: Storage) -> None:
@@ -146,7 +147,7 @@ def test_updater_may_not_change_the_key(storage: Storage) -> None:
 
 @by_kind
 def test_records_handed_in_and_out_are_private_copies(storage: Storage, kind: type) -> None:
-    key = sample(kind).key  # type: ignore[attr-defined]
+    key = sample(kind).key
     created = sample(kind)
     storage.create(created)
     scribble(created)
@@ -159,13 +160,13 @@ def test_records_handed_in_and_out_are_private_copies(storage: Storage, kind: ty
 @by_kind
 def test_delete_removes_only_that_record(storage: Storage, kind: type) -> None:
     storage.create(sample(kind, 1))
-    storage.delete(kind, sample(kind, 1).key)  # type: ignore[attr-defined]
+    storage.delete(kind, sample(kind, 1).key)
     with pytest.raises(NotFound):
-        storage.get(kind, sample(kind, 1).key)  # type: ignore[attr-defined]
+        storage.get(kind, sample(kind, 1).key)
     if kind is not Keys:
         storage.create(sample(kind, 1))
         storage.create(sample(kind, 2))
-        storage.delete(kind, sample(kind, 1).key)  # type: ignore[attr-defined]
+        storage.delete(kind, sample(kind, 1).key)
         assert storage.list(kind) == [sample(kind, 2)]
 
 
@@ -175,7 +176,7 @@ def test_keys_are_a_singleton(storage: Storage) -> None:
         storage.create(sample(Keys))
     storage.update(Keys, KEYS_KEY, lambda _: sample(Keys))
     assert storage.list(Keys) == [sample(Keys)]
-    assert storage.get(Keys, KEYS_KEY).signing_key_pub == sample(Keys).signing_key_pub  # type: ignore[attr-defined]
+    assert storage.get(Keys, KEYS_KEY).signing_key_pub == sample(Keys).signing_key_pub
 
 
 def nonzero(counts: dict[str, int]) -> dict[str, int]:
@@ -191,12 +192,12 @@ def test_garbage_collect_removes_only_expired_records(storage: Storage) -> None:
     for record in durable:
         storage.create(record)
 
-    assert nonzero(storage.garbage_collect(now)) == {kind.KIND: 1 for kind in EXPIRING_KINDS}  # type: ignore[attr-defined]
+    assert nonzero(storage.garbage_collect(now)) == {require_kind(kind): 1 for kind in EXPIRING_KINDS}
 
     for kind in EXPIRING_KINDS:
         assert storage.list(kind) == [with_expiry(sample(kind, 2), now)]
     for record in durable:
-        assert storage.get(type(record), record.key) == record  # type: ignore[attr-defined]
+        assert storage.get(type(record), record.key) == record
     assert nonzero(storage.garbage_collect(now)) == {}
 
 
@@ -205,8 +206,8 @@ def test_garbage_collect_sees_an_expiry_moved_by_update(storage: Storage, kind: 
     record = with_expiry(sample(kind), T0 + timedelta(hours=1))
     storage.create(record)
     assert nonzero(storage.garbage_collect(T0)) == {}
-    storage.update(kind, record.key, lambda r: with_expiry(r, T0 - timedelta(hours=1)))  # type: ignore[attr-defined]
-    assert nonzero(storage.garbage_collect(T0)) == {kind.KIND: 1}  # type: ignore[attr-defined]
+    storage.update(kind, record.key, lambda r: with_expiry(r, T0 - timedelta(hours=1)))
+    assert nonzero(storage.garbage_collect(T0)) == {require_kind(kind): 1}
 
 
 def test_concurrent_updates_lose_nothing(storage: Storage) -> None:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,8 @@ def token(n: int, now: datetime, age: timedelta, idle: timedelta) -> RefreshToke
 
 
 def ids(storage: Storage, kind: type) -> list[str]:
-    return [r.key for r in storage.list(kind)]
+    records: list[Any] = storage.list(kind)
+    return [r.key for r in records]
 
 
 def test_sweep_deletes_expired_records_and_refresh_tokens_past_either_lifetime(

@@ -47,7 +47,6 @@ def store(db_path: str) -> Iterator[SQLiteStorage]:
 def test_two_processes_incrementing_one_counter_lose_nothing(store: SQLiteStorage, db_path: str) -> None:
     rounds = 300
     token = sample(DeviceToken)
-    assert isinstance(token, DeviceToken)
     store.create(token)
     workers = [
         subprocess.Popen(

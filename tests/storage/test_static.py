@@ -43,8 +43,17 @@ def test_config_records_win_over_stored_ones(overlay: StaticStorage) -> None:
         lambda s: s.update(ConnectorRecord, "conn-1", lambda c: c),
         lambda s: s.delete(ConnectorRecord, "conn-1"),
     ],
-    ids=["create-client", "update-client", "delete-client", "create-password", "update-password",
-         "delete-password", "create-connector", "update-connector", "delete-connector"],
+    ids=[
+        "create-client",
+        "update-client",
+        "delete-client",
+        "create-password",
+        "update-password",
+        "delete-password",
+        "create-connector",
+        "update-connector",
+        "delete-connector",
+    ],
 )
 def test_config_records_are_read_only(overlay: StaticStorage, write: Callable[[StaticStorage], object]) -> None:
     with pytest.raises(Invalid, match="read-only"):

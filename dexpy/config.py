@@ -23,7 +23,9 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from dexpy.schema import ConfigError as ConfigError, Problem as Problem, decode, join, yaml_key
+from dexpy.schema import ConfigError as ConfigError
+from dexpy.schema import Problem as Problem
+from dexpy.schema import decode, join, yaml_key
 
 
 def key(name: str) -> Any:
@@ -296,10 +298,24 @@ def _first(override: str | None, value: str) -> str:
     return value if override is None else override
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys silently; Go's YAML parser, like us, refuses the file."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys: set[Any] = set()
+        for key_node, _ in node.value:
+            name = self.construct_object(key_node, deep=True)
+            if name in keys:
+                raise yaml.constructor.ConstructorError(None, None, f"key {name!r} is given twice",
+                                                        key_node.start_mark)
+            keys.add(name)
+        return super().construct_mapping(node, deep)
+
+
 def _read_yaml(path: str) -> dict[str, Any]:
     try:
         with open(path, encoding="utf-8") as f:
-            raw = yaml.safe_load(f)
+            raw = yaml.load(f, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader)
     except OSError as exc:
         raise ConfigError(path, "", f"cannot read the config file: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
@@ -404,7 +420,8 @@ def _one_of(report: Report, path: str, value: str, allowed: Iterable[str], what:
     allowed = list(allowed)
     if value in allowed:
         return
-    close = [a for a in allowed if a.endswith(":" + value)] or difflib.get_close_matches(value, allowed, n=1)
+    close = ([a for a in allowed if a.endswith(":" + value) or sorted(a.split()) == sorted(value.split())]
+             or difflib.get_close_matches(value, allowed, n=1, cutoff=0.7))
     hint = f"; did you mean {close[0]!r}?" if close else ""
     report(path, f"{what or 'value'} {value!r} is not one of {', '.join(allowed)}{hint}")
 

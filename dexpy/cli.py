@@ -1,0 +1,56 @@
+"""`dexpy serve | version | login | kubeconfig | upgrade …`: thin wrappers over the package."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+
+from dexpy import __version__
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from dexpy.config import ConfigError, load_config, with_overrides
+    from dexpy.server import serve
+
+    try:
+        config = with_overrides(load_config(args.config), web_http=args.web_http_addr, web_https=args.web_https_addr,
+                                telemetry=args.telemetry_addr, grpc=args.grpc_addr)
+    except ConfigError as exc:
+        print(f"dexpy: invalid config: {exc}", file=sys.stderr)
+        return 2
+    return serve(config, started=time.monotonic())
+
+
+def _version(args: argparse.Namespace) -> int:
+    print(f"dexpy version {__version__}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dexpy", description="An OpenID Connect provider for Kubernetes.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the identity provider")
+    serve.add_argument("config", help="path to the YAML config file (Dex's format)")
+    serve.add_argument("--web-http-addr", help="override web.http")
+    serve.add_argument("--web-https-addr", help="override web.https")
+    serve.add_argument("--telemetry-addr", help="override telemetry.http")
+    serve.add_argument("--grpc-addr", help="override grpc.addr")
+    serve.set_defaults(func=_serve)
+    version = sub.add_parser("version", help="print the version")
+    version.set_defaults(func=_version)
+    for plugin in ("dexpy.kube.cli", "dexpy.upgrade.cli"):
+        try:
+            module = __import__(plugin, fromlist=["register"])
+        except ModuleNotFoundError:
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    return int(args.func(args))

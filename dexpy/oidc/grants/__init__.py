@@ -1,0 +1,1 @@
+"""One module per grant: authlib grant classes with dexpy's persistence hooks."""

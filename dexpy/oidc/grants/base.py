@@ -1,0 +1,28 @@
+"""What the grants share: access to dexpy's issuance service through the server."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    from dexpy.oidc.issuance import Issuance
+
+TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+
+class IssuanceMixin:
+    server: object
+    request: object
+
+    @property
+    def issuance(self) -> Issuance:
+        return self.server.issuance  # type: ignore[attr-defined,no-any-return]
+
+    def single_param(self, name: str) -> str | None:
+        """A form parameter that must not repeat (RFC 6749 §3.1)."""
+        values = self.request.payload.datalist.get(name, [])  # type: ignore[attr-defined]
+        if len(values) > 1:
+            raise InvalidRequestError(f"Parameter '{name}' is repeated.")
+        return values[0] if values else None

@@ -1,0 +1,52 @@
+"""The password grant (RFC 6749 §4.3) through `oauth2.passwordConnector`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import InvalidGrantError
+
+from dexpy.connectors.base import Identity, PasswordConnector
+from dexpy.ids import new_id
+from dexpy.oidc.grants.base import TOKEN_AUTH_METHODS, IssuanceMixin
+from dexpy.oidc.issuance import NO_STORE_HEADERS, claims_of, connector_scopes
+from dexpy.oidc.scopes import check_requested_scopes, split_scopes
+from dexpy.oidc.tokens import Subject
+
+
+class PasswordGrant(IssuanceMixin, grants.ResourceOwnerPasswordCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    @property
+    def _scopes(self) -> list[str]:
+        return split_scopes(self.request.payload.scope)
+
+    def validate_token_request(self) -> None:
+        for name in ("username", "password", "scope"):
+            self.single_param(name)
+        super().validate_token_request()
+
+    def authenticate_user(self, username: str, password: str) -> Identity:
+        client_id = self.request.client.get_client_id()
+        check_requested_scopes(self._scopes, client_id, self.server.get_stored_client)  # type: ignore[attr-defined]
+        connector_id = self.server.password_connector  # type: ignore[attr-defined]
+        connector = self.issuance.connectors.get(connector_id)
+        assert isinstance(connector, PasswordConnector)
+        identity = self.server.login_with_password(  # type: ignore[attr-defined]
+            connector_id, connector, connector_scopes(self._scopes), username, password
+        )
+        if identity is None:
+            raise InvalidGrantError("Invalid username or password")
+        return identity
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        identity: Identity = self.request.user
+        scopes = self._scopes
+        connector_id = self.server.password_connector  # type: ignore[attr-defined]
+        subject = Subject(claims=claims_of(identity), connector_id=connector_id, scopes=scopes,
+                          client_id=self.request.client.get_client_id(), grant_id=new_id())
+        refresh_value = ""
+        if self.issuance.wants_refresh(scopes, connector_id):
+            refresh_value = self.issuance.create_refresh(subject, identity.connector_data)
+        return 200, self.issuance.token_response(subject, refresh_value=refresh_value), NO_STORE_HEADERS

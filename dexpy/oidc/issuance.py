@@ -1,0 +1,282 @@
+"""What every grant shares once the request is validated: the token response, refresh tokens, code
+redemption and revocation of a grant.
+
+Writes are few and atomic: redeeming a code is one compare-and-swap that marks it used (a concurrent or later
+replay loses the swap and revokes what the code issued), a refresh rotation is one compare-and-swap on the
+refresh token, and revocation is one small record that `/userinfo` and introspection consult.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import logging
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from authlib.oauth2.rfc6749.errors import InvalidGrantError
+
+from dexpy.clock import Clock
+from dexpy.config import RefreshTokenExpiry
+from dexpy.connectors.base import Identity, IdentityGone, RefreshConnector, Scopes
+from dexpy.connectors.manager import ConnectorManager
+from dexpy.ids import new_id, new_secret_id
+from dexpy.model import (
+    AuthCode,
+    Claims,
+    OfflineSessions,
+    RefreshToken,
+    RefreshTokenRef,
+    Revocation,
+    offline_session_key,
+)
+from dexpy.oidc import scopes as sc
+from dexpy.oidc.tokens import Subject, TokenIssuer
+from dexpy.oidc.wire import decode_refresh_token, encode_refresh_token
+from dexpy.storage import AlreadyExists, NotFound, Storage
+from dexpy.storage.gc import refresh_token_expired
+
+log = logging.getLogger(__name__)
+
+NO_STORE_HEADERS = [("Content-Type", "application/json"), ("Cache-Control", "no-store"), ("Pragma", "no-cache")]
+
+
+class _CodeAlreadyUsed(Exception):
+    pass
+
+
+def connector_scopes(scopes: list[str]) -> Scopes:
+    return Scopes(offline_access=sc.OFFLINE_ACCESS in scopes, groups=sc.GROUPS in scopes)
+
+
+def claims_of(identity: Identity) -> Claims:
+    return Claims(
+        user_id=identity.user_id,
+        username=identity.username,
+        preferred_username=identity.preferred_username,
+        email=identity.email,
+        email_verified=identity.email_verified,
+        groups=list(identity.groups),
+    )
+
+
+class Issuance:
+    def __init__(self, storage: Storage, tokens: TokenIssuer, connectors: ConnectorManager, clock: Clock,
+                 refresh_policy: RefreshTokenExpiry) -> None:
+        self.storage = storage
+        self.tokens = tokens
+        self.connectors = connectors
+        self.clock = clock
+        self.policy = refresh_policy
+
+    # -- responses ------------------------------------------------------------------------------------------
+
+    def token_response(self, subject: Subject, *, code: str = "", refresh_value: str = "") -> dict[str, Any]:
+        """Dex's token response: a signed access token, an ID token when `openid` was granted, and the
+        refresh token when one was issued."""
+        access, expires_in = self.tokens.access_token(subject)
+        body: dict[str, Any] = {"access_token": access, "token_type": "bearer", "expires_in": expires_in}
+        if refresh_value:
+            body["refresh_token"] = refresh_value
+        if sc.OPENID in subject.scopes:
+            body["id_token"] = self.tokens.id_token(subject, access_token=access, code=code)
+        return body
+
+    def wants_refresh(self, scopes: list[str], connector_id: str) -> bool:
+        if sc.OFFLINE_ACCESS not in scopes:
+            return False
+        return isinstance(self.connectors.get(connector_id), RefreshConnector)
+
+    # -- authorization codes --------------------------------------------------------------------------------
+
+    def redeem_code(self, code: AuthCode, refresh_id: str) -> None:
+        """Mark the code used, recording the refresh token it is about to issue. If another redemption got
+        there first, revoke everything the code issued and refuse (RFC 6749 §4.1.2)."""
+
+        def mark_used(current: AuthCode) -> AuthCode:
+            if current.used:
+                raise _CodeAlreadyUsed()
+            return replace(current, used=True, refresh_id=refresh_id)
+
+        try:
+            self.storage.update(AuthCode, code.id, mark_used)
+        except (_CodeAlreadyUsed, NotFound):
+            self.revoke_code_grant(code.id)
+            raise InvalidGrantError("Invalid or expired code parameter.") from None
+
+    def revoke_code_grant(self, code_id: str) -> None:
+        try:
+            code = self.storage.get(AuthCode, code_id)
+        except NotFound:
+            return
+        log.warning("authorization code replayed; revoking the tokens it issued",
+                    extra={"client_id": code.client_id})
+        self.revoke_grant(code.grant_id, code.refresh_id)
+
+    # -- refresh tokens -------------------------------------------------------------------------------------
+
+    def create_refresh(self, subject: Subject, connector_data: bytes, refresh_id: str | None = None) -> str:
+        """Store a new refresh token for `subject` and link it from the user's OfflineSessions; return the
+        wire value the client gets."""
+        now = self.clock()
+        record = RefreshToken(
+            id=refresh_id or new_id(),
+            token=new_secret_id(),
+            client_id=subject.client_id,
+            connector_id=subject.connector_id,
+            claims=subject.claims,
+            created_at=now,
+            last_used=now,
+            scopes=list(subject.scopes),
+            nonce=subject.nonce,
+            connector_data=connector_data,
+            grant_id=subject.grant_id,
+            session_id=subject.session_id,
+        )
+        self.storage.create(record)
+        replaced = self._link_offline_session(record, connector_data)
+        if replaced and replaced != record.id:
+            self._delete_refresh(replaced)
+        return encode_refresh_token(record.id, record.token)
+
+    def _link_offline_session(self, record: RefreshToken, connector_data: bytes) -> str:
+        """Point the (user, connector) OfflineSessions at `record` for its client; return the id it replaced."""
+        ref = RefreshTokenRef(id=record.id, client_id=record.client_id, created_at=record.created_at,
+                              last_used=record.last_used)
+        user_id, conn_id = record.claims.user_id, record.connector_id
+        previous: dict[str, str] = {}
+
+        def link(current: OfflineSessions) -> OfflineSessions:
+            old = current.refresh.get(record.client_id)
+            previous["id"] = old.id if old else ""
+            return replace(current, refresh={**current.refresh, record.client_id: ref},
+                           connector_data=connector_data or current.connector_data)
+
+        try:
+            self.storage.update(OfflineSessions, offline_session_key(user_id, conn_id), link)
+        except NotFound:
+            try:
+                self.storage.create(OfflineSessions(user_id=user_id, conn_id=conn_id,
+                                                    refresh={record.client_id: ref}, connector_data=connector_data))
+            except AlreadyExists:
+                return self._link_offline_session(record, connector_data)
+        return previous.get("id", "")
+
+    def _delete_refresh(self, refresh_id: str) -> None:
+        try:
+            self.storage.delete(RefreshToken, refresh_id)
+        except NotFound:
+            pass
+
+    def find_refresh(self, value: str) -> tuple[RefreshToken, str]:
+        """The stored token a presented value names and the secret presented; InvalidGrantError when it is
+        unknown, expired, or a replay of a rotated-away value (which revokes the whole grant)."""
+        refresh_id, presented = decode_refresh_token(value)
+        if not refresh_id:
+            raise InvalidGrantError("Refresh token is invalid or has already been claimed by another client.")
+        try:
+            record = self.storage.get(RefreshToken, refresh_id)
+        except NotFound:
+            raise InvalidGrantError("Refresh token is invalid or has already been claimed by another client.") from None
+        now = self.clock()
+        if refresh_token_expired(record, self.policy, now):
+            raise InvalidGrantError("Refresh token expired.")
+        if hmac_equal(presented, record.token) or self._within_reuse(record, presented, now):
+            return record, presented
+        if record.obsolete_token and hmac_equal(presented, record.obsolete_token):
+            log.warning("rotated refresh token replayed; revoking its grant", extra={"client_id": record.client_id})
+            self.revoke_grant(record.grant_id, record.id)
+        raise InvalidGrantError("Refresh token is invalid or has already been claimed by another client.")
+
+    def _within_reuse(self, record: RefreshToken, presented: str, now: datetime) -> bool:
+        return (
+            bool(record.obsolete_token)
+            and hmac_equal(presented, record.obsolete_token)
+            and now <= record.last_used + self.policy.reuse_interval
+        )
+
+    def refresh(self, record: RefreshToken, presented: str, scopes: list[str]) -> tuple[Subject, str]:
+        """Refresh the identity through the connector and rotate the token in one compare-and-swap.
+
+        Of concurrent refreshes with one value exactly one rotates; the others see the rotated record and get
+        the same successor inside the reuse interval, or `invalid_grant` outside it."""
+        claims, connector_data = self._refreshed_identity(record, scopes)
+        now = self.clock()
+        new_token = new_secret_id()
+
+        def rotate(current: RefreshToken) -> RefreshToken:
+            if self._within_reuse(current, presented, now):
+                return current
+            if not hmac_equal(presented, current.token):
+                raise InvalidGrantError("Refresh token is invalid or has already been claimed by another client.")
+            if self.policy.disable_rotation:
+                return replace(current, claims=claims, connector_data=connector_data, last_used=now)
+            return replace(current, obsolete_token=current.token, token=new_token, claims=claims,
+                           connector_data=connector_data, last_used=now)
+
+        if self._within_reuse(record, presented, now):
+            updated = record  # the reuse answer costs no write
+        else:
+            try:
+                updated = self.storage.update(RefreshToken, record.id, rotate)
+            except NotFound:
+                raise InvalidGrantError("Refresh token was revoked.") from None
+        subject = Subject(claims=updated.claims, connector_id=updated.connector_id, scopes=scopes,
+                          client_id=updated.client_id, nonce=updated.nonce, grant_id=updated.grant_id,
+                          session_id=updated.session_id)
+        return subject, encode_refresh_token(updated.id, updated.token)
+
+    def _refreshed_identity(self, record: RefreshToken, scopes: list[str]) -> tuple[Claims, bytes]:
+        connector = self.connectors.get(record.connector_id)
+        if not isinstance(connector, RefreshConnector):
+            return record.claims, record.connector_data
+        c = record.claims
+        identity = Identity(user_id=c.user_id, username=c.username, preferred_username=c.preferred_username,
+                            email=c.email, email_verified=c.email_verified, groups=list(c.groups),
+                            connector_data=record.connector_data)
+        try:
+            fresh = connector.refresh(connector_scopes(scopes), identity)
+        except IdentityGone:
+            raise InvalidGrantError("The user no longer exists upstream.") from None
+        claims = replace(claims_of(fresh), user_id=c.user_id)
+        return claims, fresh.connector_data or record.connector_data
+
+    # -- revocation -----------------------------------------------------------------------------------------
+
+    def revoke_grant(self, grant_id: str, refresh_id: str = "") -> None:
+        """Stop every token of a grant: delete its refresh token; record the grant as revoked until its
+        access tokens have expired."""
+        if refresh_id:
+            self._delete_refresh(refresh_id)
+        if grant_id:
+            self.revoke_id(grant_id)
+
+    def revoke_id(self, revoked_id: str) -> None:
+        try:
+            self.storage.create(Revocation(id=revoked_id, expiry=self.clock() + self.tokens.ttl + timedelta(minutes=5)))
+        except AlreadyExists:
+            pass
+
+    def is_revoked(self, claims: dict[str, Any]) -> bool:
+        for claim in ("gid", "sid"):
+            value = claims.get(claim)
+            if isinstance(value, str) and value:
+                try:
+                    self.storage.get(Revocation, value)
+                    return True
+                except NotFound:
+                    continue
+        return False
+
+
+def hmac_equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def encode_connector_data(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def decode_connector_data(data: str) -> bytes:
+    return base64.b64decode(data) if data else b""

@@ -1,0 +1,334 @@
+"""The OpenID provider: what the web routes call. Knows no HTTP framework.
+
+The authorization endpoint's rules (Dex `server/authflow/request.go`): an unknown client or an unregistered
+redirect URI is shown to the user as an error page and never redirected (an open redirect otherwise); every
+later problem goes back to the client's redirect URI with `error` and `state`.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from authlib.oauth2.rfc6749.errors import (
+    AccessDeniedError,
+    InvalidRequestError,
+    OAuth2Error,
+    UnsupportedResponseTypeError,
+)
+
+from dexpy.clock import Clock, system_clock
+from dexpy.config import Config
+from dexpy.connectors.base import Identity, PasswordConnector, Scopes
+from dexpy.connectors.manager import ConnectorManager
+from dexpy.ids import new_id
+from dexpy.model import AuthCode, Client
+from dexpy.oidc import scopes as sc
+from dexpy.oidc.grants.authorization_code import AuthorizationCodeGrant, pkce
+from dexpy.oidc.grants.password import PasswordGrant
+from dexpy.oidc.grants.refresh_token import RefreshTokenGrant
+from dexpy.oidc.issuance import Issuance, claims_of
+from dexpy.oidc.keys import KeyManager
+from dexpy.oidc.loginstate import LoginState, seal, unseal
+from dexpy.oidc.redirects import OOB_URI, redirect_uri_allowed, with_params
+from dexpy.oidc.server import DexpyAuthorizationServer
+from dexpy.oidc.tokens import InvalidToken, Subject, TokenIssuer
+from dexpy.storage import NotFound, Storage
+
+log = logging.getLogger(__name__)
+
+AUTH_CODE_TTL = timedelta(minutes=10)
+"""RFC 6749 §4.1.2 recommends at most 10 minutes (Dex hard-codes 30)."""
+
+GRANT_AUTHORIZATION_CODE = "authorization_code"
+GRANT_REFRESH_TOKEN = "refresh_token"
+GRANT_PASSWORD = "password"
+GRANT_IMPLICIT = "implicit"
+SUPPORTED_GRANTS = (GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, GRANT_PASSWORD, GRANT_IMPLICIT)
+RESPONSE_MODES = ("query", "fragment", "form_post")
+
+
+class BrowserError(Exception):
+    """A problem to show the user on an error page (never redirected to the client)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class RedirectError(Exception):
+    """An OAuth error to send back to the client's redirect URI."""
+
+    def __init__(self, error: OAuth2Error, redirect_uri: str, state: str, response_mode: str) -> None:
+        super().__init__(error.error)
+        self.error = error
+        self.redirect_uri = redirect_uri
+        self.state = state
+        self.response_mode = response_mode
+
+    @property
+    def params(self) -> dict[str, str]:
+        return {"error": self.error.error, "error_description": self.error.description or "", "state": self.state}
+
+
+@dataclass(frozen=True)
+class AuthorizationResponse:
+    """Where the browser goes once authorization is granted."""
+
+    redirect_uri: str
+    params: dict[str, str]
+    mode: str
+    """query | fragment | form_post | oob"""
+
+    @property
+    def location(self) -> str:
+        return with_params(self.redirect_uri, self.params, fragment=self.mode == "fragment")
+
+
+def _single(params: Mapping[str, list[str]], name: str) -> str:
+    values = params.get(name, [])
+    if len(values) > 1:
+        raise InvalidRequestError(f"Parameter '{name}' is repeated.")
+    return values[0] if values else ""
+
+
+def resolve_grant_types(config: Config) -> frozenset[str]:
+    """Dex's `supportedTypes`: the grants the configuration enables, narrowed by `oauth2.grantTypes`."""
+    grants = {GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN}
+    if any("token" in rt.split() for rt in config.oauth2.response_types):
+        grants.add(GRANT_IMPLICIT)
+    if config.oauth2.password_connector:
+        grants.add(GRANT_PASSWORD)
+    if config.oauth2.grant_types:
+        grants &= set(config.oauth2.grant_types)
+    return frozenset(grants)
+
+
+class Provider:
+    def __init__(self, config: Config, storage: Storage, clock: Clock = system_clock) -> None:
+        self.config = config
+        self.storage = storage
+        self.clock = clock
+        self.issuer = config.issuer.rstrip("/")
+        self.issuer_path = urlsplit(self.issuer).path.rstrip("/")
+        rotation = config.signer.config.keys_rotation_period or config.expiry.signing_keys
+        self.keys = KeyManager(storage, clock, rotation_period=rotation, id_token_ttl=config.expiry.id_tokens,
+                               algorithm=config.signer.config.algorithm)
+        self.tokens = TokenIssuer(self.issuer, self.keys, clock, config.expiry.id_tokens)
+        self.connectors = ConnectorManager(storage)
+        self.issuance = Issuance(storage, self.tokens, self.connectors, clock, config.expiry.refresh_tokens)
+        self.grant_types = resolve_grant_types(config)
+        self.response_types = frozenset(" ".join(sorted(rt.split())) for rt in config.oauth2.response_types)
+        self.server = self._authorization_server()
+
+    def _authorization_server(self) -> DexpyAuthorizationServer:
+        server = DexpyAuthorizationServer(self.storage, self.grant_types,
+                                          insecure_transport=self.issuer.startswith("http:"))
+        server.issuance = self.issuance  # type: ignore[attr-defined]
+        server.password_connector = self.config.oauth2.password_connector  # type: ignore[attr-defined]
+        server.get_stored_client = self.get_client  # type: ignore[attr-defined]
+        server.login_with_password = self.login_with_password  # type: ignore[attr-defined]
+        if GRANT_AUTHORIZATION_CODE in self.grant_types:
+            server.register_grant(AuthorizationCodeGrant, [pkce()])
+        if GRANT_REFRESH_TOKEN in self.grant_types:
+            server.register_grant(RefreshTokenGrant)
+        if GRANT_PASSWORD in self.grant_types:
+            server.register_grant(PasswordGrant)
+        return server
+
+    def url(self, path: str) -> str:
+        return self.issuer + path
+
+    @property
+    def device_callback_url(self) -> str:
+        return self.url("/device/callback")
+
+    def get_client(self, client_id: str) -> Client | None:
+        try:
+            return self.storage.get(Client, client_id)
+        except NotFound:
+            return None
+
+    # -- discovery ------------------------------------------------------------------------------------------
+
+    def discovery(self) -> dict[str, Any]:
+        grant_types = sorted(self.grant_types)
+        return {
+            "issuer": self.issuer,
+            "authorization_endpoint": self.url("/auth"),
+            "token_endpoint": self.url("/token"),
+            "jwks_uri": self.url("/keys"),
+            "userinfo_endpoint": self.url("/userinfo"),
+            "grant_types_supported": grant_types,
+            "response_types_supported": sorted(self.response_types),
+            "response_modes_supported": list(RESPONSE_MODES),
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": [self.config.signer.config.algorithm],
+            "code_challenge_methods_supported": list(self.config.oauth2.pkce.code_challenge_methods_supported),
+            "scopes_supported": ["openid", "email", "groups", "profile", "offline_access"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "claims_supported": ["iss", "sub", "aud", "iat", "exp", "email", "email_verified", "locale", "name",
+                                 "preferred_username", "at_hash", "c_hash", "nonce", "groups", "federated_claims"],
+        }
+
+    # -- authorization endpoint -----------------------------------------------------------------------------
+
+    def start_authorization(self, params: Mapping[str, list[str]], browser: str) -> LoginState:
+        """Validate an authorization request into the login state that the browser will carry."""
+        try:
+            client_id = _single(params, "client_id")
+            redirect_uri = _single(params, "redirect_uri")
+        except InvalidRequestError as exc:
+            raise BrowserError(400, exc.description) from None
+        client = self.get_client(client_id) if client_id else None
+        if client is None:
+            raise BrowserError(404 if client_id else 400, "Invalid client_id.")
+        if not redirect_uri or not redirect_uri_allowed(client, redirect_uri, self.device_callback_url):
+            raise BrowserError(400, "Unregistered redirect_uri.")
+        state = ""
+        response_mode = ""
+        try:
+            state = _single(params, "state")
+            response_types = _single(params, "response_type").split()
+            response_mode = self._response_mode(_single(params, "response_mode"), response_types, redirect_uri)
+            return self._validated(client, redirect_uri, state, response_types, response_mode, params, browser)
+        except OAuth2Error as error:
+            raise RedirectError(error, redirect_uri, state, response_mode or "query") from None
+
+    def _response_mode(self, requested: str, response_types: list[str], redirect_uri: str) -> str:
+        if redirect_uri == OOB_URI:
+            return "oob"
+        if requested:
+            if requested not in RESPONSE_MODES:
+                raise InvalidRequestError(f"Unsupported response_mode '{requested}'.")
+            if requested == "query" and response_types != ["code"]:
+                raise InvalidRequestError("response_mode=query cannot carry tokens.")
+            return requested
+        return "query" if response_types == ["code"] else "fragment"
+
+    def _validated(self, client: Client, redirect_uri: str, state: str, response_types: list[str],
+                   response_mode: str, params: Mapping[str, list[str]], browser: str) -> LoginState:
+        if _single(params, "request"):
+            raise OAuth2Error("Request objects are not supported.", status_code=400) from None
+        if not response_types:
+            raise InvalidRequestError("No response_type provided.")
+        if " ".join(sorted(response_types)) not in self.response_types or not set(response_types) <= {
+            "code", "token", "id_token"
+        }:
+            raise UnsupportedResponseTypeError(" ".join(response_types))
+        if response_types == ["token"]:
+            raise InvalidRequestError("response_type 'token' alone is not supported; use 'id_token token'.")
+        nonce = _single(params, "nonce")
+        if "code" not in response_types and not nonce:
+            raise InvalidRequestError("Response type 'token' requires a 'nonce' value.")
+        if redirect_uri == OOB_URI and response_types != ["code"]:
+            raise InvalidRequestError("The out-of-band redirect URI only serves the code flow.")
+        scopes = sc.split_scopes(_single(params, "scope"))
+        sc.check_requested_scopes(scopes, client.id, self.get_client)
+        challenge = _single(params, "code_challenge")
+        method = _single(params, "code_challenge_method") or ("plain" if challenge else "")
+        pkce_config = self.config.oauth2.pkce
+        if challenge and method not in pkce_config.code_challenge_methods_supported:
+            raise InvalidRequestError(f"Unsupported PKCE challenge method ({method}).")
+        if not challenge and (pkce_config.enforce and "code" in response_types):
+            raise InvalidRequestError("PKCE is required: send code_challenge.")
+        prompt = _single(params, "prompt")
+        force = _single(params, "approval_prompt") == "force" or "consent" in prompt.split()
+        max_age_raw = _single(params, "max_age")
+        if max_age_raw and not max_age_raw.isdigit():
+            raise InvalidRequestError("max_age must be a non-negative integer.")
+        expiry = self.clock() + self.config.expiry.auth_requests
+        return LoginState(
+            client_id=client.id,
+            redirect_uri=redirect_uri,
+            scopes=scopes,
+            response_types=response_types,
+            expiry=int(expiry.timestamp()),
+            browser=browser,
+            state=state,
+            nonce=nonce,
+            code_challenge=challenge,
+            code_challenge_method=method if challenge else "",
+            response_mode=response_mode,
+            force_approval=force,
+            prompt=prompt,
+            max_age=int(max_age_raw) if max_age_raw else None,
+            connector_id=_single(params, "connector_id"),
+        )
+
+    def seal(self, state: LoginState) -> str:
+        return seal(state, self.keys.current.state_keys[0])
+
+    def unseal(self, value: str, browser: str) -> LoginState:
+        return unseal(value, self.keys.current.state_keys, browser=browser, now=self.clock())
+
+    def allowed_connectors(self, state: LoginState) -> list[str]:
+        client = self.get_client(state.client_id)
+        ids = [r.id for r in self.connectors.records()]
+        if client and client.allowed_connectors:
+            ids = [i for i in ids if i in client.allowed_connectors]
+        return ids
+
+    def login_with_password(self, connector_id: str, connector: PasswordConnector, scopes: Scopes, username: str,
+                            password: str) -> Identity | None:
+        """The one place a password is checked (login form and password grant alike)."""
+        return connector.login(scopes, username, password)
+
+    def finish_login(self, state: LoginState, connector_id: str, identity: Identity) -> LoginState:
+        log.info("login successful", extra={"connector_id": connector_id, "client_id": state.client_id})
+        return replace(state, connector_id=connector_id, claims=claims_of(identity),
+                       connector_data=base64.b64encode(identity.connector_data).decode(),
+                       auth_time=int(self.clock().timestamp()))
+
+    def needs_approval(self, state: LoginState) -> bool:
+        return state.force_approval or not self.config.oauth2.skip_approval_screen
+
+    def deny(self, state: LoginState) -> RedirectError:
+        return RedirectError(AccessDeniedError("The user denied the request."), state.redirect_uri, state.state,
+                             state.response_mode)
+
+    def authorize(self, state: LoginState) -> AuthorizationResponse:
+        """Issue what the response type asks for, once the user has logged in and approved."""
+        assert state.claims is not None
+        now = self.clock()
+        grant_id = new_id()
+        subject = Subject(claims=state.claims, connector_id=state.connector_id, scopes=state.scopes,
+                          client_id=state.client_id, nonce=state.nonce,
+                          auth_time=datetime.fromtimestamp(state.auth_time, now.tzinfo) if state.auth_time else None,
+                          session_id=state.session_id, grant_id=grant_id)
+        params: dict[str, str] = {}
+        code = ""
+        if "code" in state.response_types:
+            code = new_id()
+            self.storage.create(AuthCode(
+                id=code, client_id=state.client_id, redirect_uri=state.redirect_uri, claims=state.claims,
+                connector_id=state.connector_id, expiry=now + AUTH_CODE_TTL, scopes=state.scopes, nonce=state.nonce,
+                connector_data=base64.b64decode(state.connector_data) if state.connector_data else b"",
+                code_challenge=state.code_challenge, code_challenge_method=state.code_challenge_method,
+                auth_time=subject.auth_time or now, session_id=state.session_id, grant_id=grant_id,
+            ))
+            params["code"] = code
+        access = ""
+        if "token" in state.response_types:
+            access, expires_in = self.tokens.access_token(subject)
+            params.update(access_token=access, token_type="bearer", expires_in=str(expires_in))
+        if "id_token" in state.response_types:
+            params["id_token"] = self.tokens.id_token(subject, access_token=access, code=code)
+        if state.state:
+            params["state"] = state.state
+        return AuthorizationResponse(state.redirect_uri, params, state.response_mode)
+
+    # -- userinfo -------------------------------------------------------------------------------------------
+
+    def userinfo(self, access_token: str) -> dict[str, Any]:
+        """The claims of a valid, unrevoked access token (InvalidToken otherwise)."""
+        claims = self.tokens.verify(access_token)
+        if self.issuance.is_revoked(claims):
+            raise InvalidToken("token was revoked")
+        return claims

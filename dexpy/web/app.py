@@ -1,0 +1,63 @@
+"""Builds the FastAPI application: routers under the issuer's path, pages, static assets, security headers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from dexpy.runtime import Runtime
+from dexpy.storage import StorageError
+from dexpy.web import authorize, discovery, health, token, userinfo
+from dexpy.web.context import WebState, error_page
+from dexpy.web.render import LayeredStaticFiles, Renderer, static_roots
+from dexpy.web.security import SecurityHeaders
+
+
+def create_app(runtime: Runtime, *, background: bool = True) -> FastAPI:
+    """The web app for an opened runtime; `background` runs key rotation checks and GC while it serves."""
+    config = runtime.config
+    provider = runtime.provider
+    prefix = provider.issuer_path
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if background:
+            runtime.start_background()
+        try:
+            yield
+        finally:
+            runtime.close()
+
+    app = FastAPI(title="dexpy", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.web = WebState(
+        runtime=runtime,
+        renderer=Renderer(config.frontend, prefix),
+        cookie_path=prefix or "/",
+        secure_cookies=provider.issuer.startswith("https:"),
+        discovery_json=json.dumps(provider.discovery(), indent=2).encode(),
+    )
+    for module in (discovery, authorize, token, userinfo, health):
+        app.include_router(module.router, prefix=prefix)
+    roots = static_roots(config.frontend)
+    app.mount(f"{prefix}/static", LayeredStaticFiles(roots.static), name="static")
+    app.mount(f"{prefix}/theme", LayeredStaticFiles(roots.theme), name="theme")
+
+    @app.get(f"{prefix}/robots.txt", include_in_schema=False)
+    def robots() -> FileResponse:
+        return FileResponse(roots.robots, media_type="text/plain")
+
+    @app.exception_handler(StorageError)
+    async def storage_down(request: Request, exc: StorageError) -> Response:
+        return error_page(app.state.web, 503, "The service is temporarily unavailable. Please try again in a moment.")
+
+    if config.web.allowed_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=config.web.allowed_origins,
+                           allow_headers=config.web.allowed_headers, allow_methods=["GET", "POST"])
+    app.add_middleware(SecurityHeaders, extra=config.web.headers, https=provider.issuer.startswith("https:"))
+    return app

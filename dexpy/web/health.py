@@ -1,0 +1,23 @@
+"""`/healthz` on the main listener: a storage read (never a write), as text."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import PlainTextResponse
+
+from dexpy.model import KEYS_KEY, Keys
+from dexpy.storage import StorageError
+from dexpy.web.context import web
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+async def healthz(request: Request) -> PlainTextResponse:
+    storage = web(request).runtime.storage
+    try:
+        await run_in_threadpool(storage.get, Keys, KEYS_KEY)
+    except StorageError:
+        return PlainTextResponse("Health check failed: storage is unavailable.", status_code=503)
+    return PlainTextResponse("Health check passed")

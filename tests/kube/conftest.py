@@ -44,6 +44,15 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) 
     return CliResult(done.returncode, done.stdout, done.stderr)
 
 
+def install_dexpy_command(bin_dir: Path) -> Path:
+    """A `dexpy` executable running this checkout's CLI, for kubeconfigs whose exec command is `dexpy`."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    script = bin_dir / "dexpy"
+    script.write_text(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(REPO)!r})\n{_CLI}")
+    script.chmod(0o755)
+    return script
+
+
 @dataclass(frozen=True)
 class HttpsIssuer:
     url: str

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from dexpy.connectors.base import connector_types
 from dexpy.schema import ConfigError as ConfigError
 from dexpy.schema import Problem as Problem
 from dexpy.schema import decode, join, yaml_key
@@ -572,12 +573,15 @@ def _connector_ids(config: Config) -> list[str]:
 def _check_connectors(config: Config, report: Report) -> None:
     if not config.connectors and not config.enable_password_db:
         report("connectors", "no connectors specified: add one, or set enablePasswordDB: true")
+    known_types = connector_types()
     seen: set[str] = set()
     for i, connector in enumerate(config.connectors):
         where = join("connectors", i)
         for name in ("type", "id", "name"):
             if not getattr(connector, name):
                 report(join(where, name), "required")
+        if connector.type:
+            _one_of(report, join(where, "type"), connector.type, known_types, "connector type")
         if connector.id in seen:
             report(join(where, "id"), f"another connector already has id {connector.id!r}")
         if connector.id == LOCAL_CONNECTOR and config.enable_password_db:

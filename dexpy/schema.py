@@ -133,9 +133,9 @@ class _Decoder:
         if origin in (types.UnionType, typing.Union):
             return self.union(tp, args, raw, path)
         if origin is list:
-            return self.list(tp, args[0], raw, path)
+            return self.sequence(tp, args[0], raw, path)
         if origin is dict:
-            return self.dict(tp, args[1], raw, path)
+            return self.mapping(tp, args[1], raw, path)
         if dataclasses.is_dataclass(tp) and isinstance(tp, type):
             return self.dataclass(tp, raw, path)
         if tp is timedelta:
@@ -163,14 +163,14 @@ class _Decoder:
         except ValueError:
             return self.problem(path, f'invalid duration {raw!r}; expected e.g. "6h", "1h30m", "500ms"')
 
-    def list(self, tp: Any, item: Any, raw: Any, path: str) -> Any:
+    def sequence(self, tp: Any, item: Any, raw: Any, path: str) -> Any:
         if not isinstance(raw, list):
             return self.expected(tp, raw, path)
         before = len(self.problems)
         items = [self.value(item, v, join(path, i)) for i, v in enumerate(raw)]
         return _MISSING if len(self.problems) > before else items
 
-    def dict(self, tp: Any, item: Any, raw: Any, path: str) -> Any:
+    def mapping(self, tp: Any, item: Any, raw: Any, path: str) -> Any:
         if not isinstance(raw, Mapping):
             return self.expected(tp, raw, path)
         before = len(self.problems)

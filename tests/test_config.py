@@ -115,14 +115,16 @@ connectors:
 - type: mockCallback
   id: mock
   name: Example
-- type: oidc
-  id: google
-  name: Google
+- type: ldap
+  id: ldap
+  name: OpenLDAP
   config:
-    issuer: https://accounts.google.com
-    clientID: $GOOGLE_CLIENT_ID
-    clientSecret: $GOOGLE_CLIENT_SECRET
-    redirectURI: http://127.0.0.1:5556/dex/callback/google
+    host: localhost:389
+    bindDN: cn=admin,dc=example,dc=org
+    bindPW: $LDAP_BIND_PW
+    userSearch:
+      baseDN: ou=People,dc=example,dc=org
+      username: ${LDAP_USERNAME_ATTR}
 enablePasswordDB: true
 staticPasswords:
 - email: "admin@example.com"
@@ -142,14 +144,14 @@ signer:
 
 
 def test_a_dex_config_dev_file_loads(tmp_path: Path) -> None:
-    env = {"GOOGLE_CLIENT_ID": "gid", "GOOGLE_CLIENT_SECRET": "gsecret"}
+    env = {"LDAP_BIND_PW": "admin", "LDAP_USERNAME_ATTR": "mail"}
     config = load_config(write(tmp_path, DEX_CONFIG_DEV), env=env)
     assert config.grpc.addr == "127.0.0.1:5557"
     assert config.sessions.cookie_name == "dex_session"
     assert config.expiry.refresh_tokens.absolute_lifetime == timedelta(hours=3960)
     assert config.oauth2.password_connector == "local"
-    google = config.connectors[1].config
-    assert (google["clientID"], google["clientSecret"]) == ("gid", "gsecret")
+    ldap = config.connectors[1].config
+    assert (ldap["bindPW"], ldap["userSearch"]["username"]) == ("admin", "mail")
     assert config.static_clients[0].redirect_uris[1] == "/dex/device/callback"
     assert config.static_passwords[0].preferred_username == "admin"
     assert config.signer.config.keys_rotation_period == timedelta(hours=6)
@@ -502,6 +504,12 @@ def test_connectors_need_type_id_and_name(tmp_path: Path) -> None:
     assert errors(tmp_path, connectors=[{"type": "ldap", "id": "", "name": "LDAP"}]) == [
         "connectors[0].id: required"
     ]
+
+
+def test_connector_type_must_be_one_dexpy_has(tmp_path: Path) -> None:
+    [line] = errors(tmp_path, connectors=[{"type": "ldaps", "id": "corp", "name": "Corp"}])
+    assert line.startswith("connectors[0].type: connector type 'ldaps' is not one of ")
+    assert "mockCallback" in line and line.endswith("; did you mean 'ldap'?")
 
 
 def test_connector_ids_are_unique_and_local_is_reserved(tmp_path: Path) -> None:

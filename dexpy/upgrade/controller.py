@@ -1,0 +1,400 @@
+"""The level-triggered reconcile: read everything, take at most one step, record it in `status`.
+
+Nothing is kept between passes: progress is derived from the workloads, the Nodes (their annotations) and
+the ClusterVersion status, so a controller that is killed and restarted, or replaced by another replica,
+carries on where the last one stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from dexpy.clock import Clock, system_clock
+from dexpy.upgrade import actions, channels, errors, gates, observe, paths, plan
+from dexpy.upgrade.channels import Target
+from dexpy.upgrade.kube import Conflict, Kube
+from dexpy.upgrade.plan import ComponentView, NodeView
+from dexpy.upgrade.resources import SINGLETON, ClusterVersionSpec, InvalidResource
+from dexpy.upgrade.status import condition_is, finish_attempt, set_condition, start_attempt, stamp
+from dexpy.upgrade.versions import Version, parse_or_none
+
+BUSY = 5.0  # seconds between passes while something is moving
+IDLE = 60.0
+CONFLICT_RETRIES = 5
+ROLLING_BACK, HALTED, DONE = "RollingBack", "Halted", "Done"
+
+
+@dataclass
+class Pass:
+    """The working copy of one reconcile: the object as read and the status being built."""
+
+    obj: dict[str, Any]
+    now: datetime
+    status: dict[str, Any] = field(default_factory=dict)
+    events: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def generation(self) -> int:
+        return int(self.obj["metadata"].get("generation") or 0)
+
+    @property
+    def progress(self) -> dict[str, Any]:
+        return self.status.setdefault("progress", {})  # type: ignore[no-any-return]
+
+    def condition(self, kind: str, value: bool, reason: str, message: str = "") -> None:
+        self.status["conditions"] = set_condition(self.status.get("conditions") or [], kind, value, reason, message, self.now)
+
+    def event(self, kind: str, reason: str, message: str) -> None:
+        self.events.append((kind, reason, message))
+
+
+class Controller:
+    def __init__(self, kube: Kube, *, clock: Clock = system_clock, own_node: str | None = None) -> None:
+        self._kube = kube
+        self._clock = clock
+        self._own_node = own_node
+        self._path = f"{paths.CLUSTER_VERSIONS}/{SINGLETON}"
+
+    def reconcile(self) -> float:
+        """One pass; returns the seconds until the next. A 409 on any write re-reads and starts over."""
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                return self._pass()
+            except Conflict:
+                continue
+        return 1.0
+
+    def _pass(self) -> float:
+        obj = self._kube.get(self._path)
+        work = Pass(obj, self._clock(), copy.deepcopy(obj.get("status") or {}))
+        work.status["observedGeneration"] = work.generation
+        try:
+            delay = self._converge(work)
+        except errors.Refused as refusal:
+            self._refuse(work, refusal)
+            delay = IDLE
+        self._write_status(work)
+        return delay
+
+    def _refuse(self, work: Pass, refusal: errors.Refused) -> None:
+        message = str(refusal)
+        work.condition("Failing", True, refusal.reason, message)
+        work.condition("Upgradeable", False, refusal.reason, message)
+        work.condition("Progressing", False, refusal.reason, "nothing was changed")
+        if isinstance(refusal, errors.NoChannel):
+            work.condition("RetrievedUpdates", False, refusal.reason, message)
+        if work.progress.get("message") != message:
+            work.event("Warning", refusal.reason, message)
+        work.progress["message"] = message
+
+    def _write_status(self, work: Pass) -> None:
+        body = {"metadata": {"resourceVersion": work.obj["metadata"]["resourceVersion"]}, "status": work.status}
+        work.obj = self._kube.patch(f"{self._path}/status", body)
+        for kind, reason, message in work.events:
+            actions.event(self._kube, work.obj, kind, reason, message, work.now)
+        work.events.clear()
+
+    def _converge(self, work: Pass) -> float:
+        try:
+            spec = ClusterVersionSpec.from_object(work.obj)
+        except InvalidResource as exc:
+            raise errors.InvalidSpec(str(exc)) from exc
+        releases, malformed = observe.releases(self._kube)
+        views = observe.components(self._kube, spec.components)
+        current = self._current_version(work, views)
+        work.status["currentVersion"] = str(current)
+        self._record_updates(work, spec, releases, malformed, current)
+        progress = work.progress
+        rolling_back = progress.get("phase") == ROLLING_BACK
+        if spec.desired_version is not None and str(spec.desired_version) in malformed:
+            raise errors.MalformedRelease(malformed[str(spec.desired_version)])
+        target = self._rollback_target(work) if rolling_back else channels.choose_target(
+            releases=releases,
+            channel=spec.channel,
+            current=current,
+            desired=spec.desired_version,
+            automatic=spec.automatic_updates,
+            previous=parse_or_none((work.status.get("history") or [{}])[0].get("from")),
+            saved_images=self._saved_images(work, spec.desired_version),
+            components=[c.name for c in spec.components],
+        )
+        work.condition("Paused", spec.paused, "Paused" if spec.paused else "NotPaused")
+        if target is None:
+            return self._idle(work, "no update requested")
+        if progress.get("phase") == HALTED and progress.get("target") == str(target.version):
+            if progress.get("haltedGeneration") == work.generation:
+                work.condition("Progressing", False, "Halted", "halted; change the spec to retry")
+                return IDLE
+            progress["phase"] = ""
+            work.condition("Failing", False, "Retrying")
+        nodes = observe.nodes(self._kube)
+        descending = rolling_back or target.version < current or any(
+            (v := gates.template_version(view.workload)) is not None and v > target.version for view in views
+        )
+        situation = plan.Situation(
+            components=views,
+            nodes=nodes,
+            target=target,
+            strategy=spec.strategy,
+            now=work.now,
+            descending=descending,
+            own_node=self._own_node,
+            progress=plan.Progress(
+                step=progress.get("step", ""),
+                since=_parse_time(progress.get("stepStartedTime")),
+                message=progress.get("message", ""),
+            ),
+        )
+        step = plan.next_step(situation)
+        self._record_components(work, views, target)
+        attempt_running = progress.get("target") == str(target.version) and progress.get("phase") != DONE
+        if isinstance(step, plan.Done) and not attempt_running:
+            return self._idle(work, f"cluster is at {current}")
+        if not attempt_running:
+            self._start_attempt(work, target, current)
+        started = any(gates.template_version(v.workload) == target.version for v in views if v.component.name in target.images)
+        if not descending and not started:
+            held = self._before_first_step(work, spec, views, nodes, current, target, step)
+            if held is not None:
+                return held
+        if isinstance(step, (plan.Patch, plan.Cordon)):
+            hold = "Paused" if spec.paused else (
+                "OutsideWindow" if spec.window is not None and not spec.window.contains(work.now) else None
+            )
+            if hold:
+                work.condition("Progressing", False, hold, f"{hold}: the next step waits")
+                progress["message"] = f"{hold}: the next step waits"
+                return IDLE
+        return self._take(work, spec, situation, step)
+
+    def _current_version(self, work: Pass, views: list[ComponentView]) -> Version:
+        recorded = parse_or_none(work.status.get("currentVersion"))
+        if recorded is not None:
+            return recorded
+        apiserver = views[0]
+        found = gates.template_version(apiserver.workload) or parse_or_none(
+            (gates.template_image(apiserver.workload, apiserver.component.container) or "").rsplit(":", 1)[-1]
+        )
+        if found is None:
+            raise errors.InvalidSpec(f"cannot tell the current version from {apiserver.component.name}'s image tag")
+        return found
+
+    def _record_updates(self, work: Pass, spec: ClusterVersionSpec, releases: list, malformed: dict, current: Version) -> None:
+        offered = channels.available_updates(releases, spec.channel, current)
+        work.status["availableUpdates"] = [
+            {"version": str(r.version), "channels": list(r.channels), "url": r.url} for r in offered
+        ]
+        if not any(spec.channel in r.channels for r in releases):
+            work.condition("RetrievedUpdates", False, "NoChannel", f"no Release lists channel {spec.channel!r}")
+        else:
+            skipped = f"; ignored malformed: {'; '.join(malformed.values())}" if malformed else ""
+            work.condition("RetrievedUpdates", True, "UpdatesRetrieved", f"{len(offered)} updates on {spec.channel}{skipped}")
+
+    def _saved_images(self, work: Pass, version: Version | None) -> dict[str, str]:
+        return {
+            c["name"]: c["previousImage"]
+            for c in work.status.get("components") or []
+            if c.get("previousImage") and version is not None and c.get("previousVersion") == str(version)
+        }
+
+    def _rollback_target(self, work: Pass) -> Target:
+        """Back to the images saved before this attempt, for the components it changed."""
+        source = Version.parse(work.progress["from"])
+        changed = {
+            c["name"]: c["previousImage"]
+            for c in work.status.get("components") or []
+            if c.get("previousImage") and c.get("targetVersion") == work.progress.get("target")
+        }
+        return Target(source, changed)
+
+    def _record_components(self, work: Pass, views: list[ComponentView], target: Target) -> None:
+        saved = {c["name"]: c for c in work.status.get("components") or []}
+        rows = []
+        for view in views:
+            name, container = view.component.name, view.component.container
+            version = gates.template_version(view.workload)
+            image = target.images.get(name)
+            done = image is not None and gates.at_image(view.workload, container, image, target.version).ok
+            state = "Updated" if done else ("Updating" if version == target.version else "Pending")
+            row = {k: v for k, v in saved.get(name, {}).items() if k in ("previousImage", "previousVersion", "targetVersion")}
+            image_now = gates.template_image(view.workload, container)
+            rows.append({"name": name, "version": str(version or ""), "image": image_now, "state": state, **row})
+        work.status["components"] = rows
+
+    def _start_attempt(self, work: Pass, target: Target, current: Version) -> None:
+        work.status["history"] = start_attempt(work.status.get("history") or [], str(target.version), str(current), work.now)
+        work.status["progress"] = {"target": str(target.version), "from": str(current), "phase": "Starting"}
+        work.condition("Failing", False, "AttemptStarted")
+        work.event("Normal", "UpdateStarted", f"updating from {current} to {target.version}")
+
+    def _idle(self, work: Pass, message: str) -> float:
+        work.condition("Available", True, "AsExpected", message)
+        work.condition("Progressing", False, "AsExpected", message)
+        if not condition_is(work.status.get("conditions") or [], "Failing") or work.progress.get("phase") != HALTED:
+            work.condition("Failing", False, "AsExpected")
+            work.condition("Upgradeable", True, "AsExpected")
+        return IDLE
+
+    def _before_first_step(
+        self,
+        work: Pass,
+        spec: ClusterVersionSpec,
+        views: list[ComponentView],
+        nodes: list[NodeView],
+        current: Version,
+        target: Target,
+        step: plan.Step,
+    ) -> float | None:
+        """Preflight, the preflight-only mode and the etcd backup: all before anything is patched."""
+        problems = gates.preflight(
+            nodes=[n.node for n in nodes], workloads={v.component.name: v.workload for v in views}, current=current
+        )
+        summary = "; ".join(problems)
+        if problems:
+            work.condition("Upgradeable", False, "PreflightFailed", summary)
+        else:
+            work.condition("Upgradeable", True, "PreflightPassed", f"{current} to {target.version} may start")
+        if spec.preflight_only:
+            order = [v.component.name for v in plan.order(views, False)]
+            work.progress.update(phase="Preflight", step="Preflight", message=f"plan: {' -> '.join(order)}; checks: {summary or 'all passed'}")
+            work.condition("Progressing", False, "PreflightOnly", "preflight-only mode: nothing is changed")
+            return IDLE
+        if problems:
+            work.condition("Failing", True, "PreflightFailed", summary)
+            work.condition("Progressing", False, "PreflightFailed", summary)
+            work.progress.update(step="Preflight", message=summary)
+            return IDLE
+        if spec.backup.policy == "Disabled":
+            return None
+        return self._backup(work, spec, current, target)
+
+    def _backup(self, work: Pass, spec: ClusterVersionSpec, current: Version, target: Target) -> float | None:
+        backup = spec.backup
+        name = actions.backup_job_name(current, target.version)
+        job = actions.get_backup_job(self._kube, backup, name)
+        if job is None:
+            actions.create_backup_job(self._kube, backup, name, current)
+            work.event("Normal", "BackupStarted", f"etcd snapshot Job {backup.namespace}/{name}")
+            return self._progress(work, "Backup", "Running", f"etcd snapshot Job {name} started")
+        outcome = gates.job_outcome(job)
+        if outcome == "Complete":
+            if (work.status.get("lastBackup") or {}).get("name") != name:
+                work.status["lastBackup"] = {"name": name, "version": str(current), "completionTime": stamp(work.now)}
+                work.status["history"][0]["backup"] = name
+                work.event("Normal", "BackupCompleted", f"etcd snapshot {name} taken at {current}")
+            return None
+        if outcome == "Failed":
+            message = f"etcd snapshot Job {name} failed"
+            if backup.policy == "BestEffort":
+                work.condition("Upgradeable", True, "BackupFailed", f"{message}; going on (policy BestEffort)")
+                return None
+            return self._fail(work, spec, plan.Failed("Backup", "BackupFailed", message), anything_changed=False)
+        since = _parse_time(work.progress.get("stepStartedTime")) if work.progress.get("step") == "Backup" else None
+        if since is not None and work.now - since > spec.strategy.step_timeout:
+            timeout = plan.Failed("Backup", "BackupFailed", f"etcd snapshot Job {name} did not finish in time")
+            return self._fail(work, spec, timeout, anything_changed=False)
+        return self._progress(work, "Backup", "Running", f"waiting for etcd snapshot Job {name}")
+
+    def _progress(self, work: Pass, step: str, phase: str, message: str, since: datetime | None = None) -> float:
+        progress = work.progress
+        if progress.get("step") != step:
+            progress["stepStartedTime"] = stamp(since or work.now)
+        progress.update(step=step, phase=phase if progress.get("phase") != ROLLING_BACK else ROLLING_BACK, message=message)
+        work.condition("Progressing", True, step.split("/")[0].replace("-", ""), message)
+        work.condition("Available", True, "AsExpected", f"cluster is at {work.status.get('currentVersion')}")
+        return BUSY
+
+    def _fail(self, work: Pass, spec: ClusterVersionSpec, failure: plan.Failed, anything_changed: bool = True) -> float:
+        progress = work.progress
+        work.condition("Failing", True, failure.reason, failure.message)
+        work.event("Warning", failure.reason, failure.message)
+        progress.update(step=failure.step, message=failure.message)
+        if spec.rollback_automatic and anything_changed and progress.get("phase") != ROLLING_BACK:
+            progress["phase"] = ROLLING_BACK
+            progress["stepStartedTime"] = stamp(work.now)
+            work.event("Warning", "RollingBack", "putting back what this attempt changed, in reverse order")
+            work.condition("Progressing", True, ROLLING_BACK, failure.message)
+            return BUSY
+        progress.update(phase=HALTED, haltedGeneration=work.generation)
+        work.condition("Progressing", False, "Halted", failure.message)
+        return IDLE
+
+    def _take(self, work: Pass, spec: ClusterVersionSpec, situation: plan.Situation, step: plan.Step) -> float:
+        kube, now, progress = self._kube, work.now, work.progress
+        views = {view.component.name: view for view in situation.components}
+        nodes = {view.name: view for view in situation.nodes}
+        self._record_nodes(work, situation)
+        if isinstance(step, plan.Done):
+            return self._finish(work, step_target=situation.target)
+        if isinstance(step, plan.Failed):
+            return self._fail(work, spec, step)
+        if isinstance(step, plan.Wait):
+            return self._progress(work, step.step, "WaitingHealthy", step.message, step.since)
+        if isinstance(step, plan.Soak):
+            self._progress(work, "kubelet", "Soaking", f"canaries soak until {stamp(step.until)}")
+            return max(1.0, min(BUSY, (step.until - now).total_seconds()))
+        if isinstance(step, plan.Patch):
+            self._save_previous(work, views[step.component.name], situation.target)
+            self._write_status(work)  # the saved image must be on record before the patch
+            actions.patch_workload(kube, views[step.component.name], step.image, step.version)
+            work.event("Normal", "ComponentUpdating", f"{step.component.name} to {step.image}")
+            return self._progress(work, step.component.name, "Applying", f"{step.component.name} set to {step.image}")
+        if isinstance(step, plan.Cordon):
+            actions.cordon(kube, nodes[step.node], step.drain, now)
+            work.event("Normal", "NodeCordoned", f"node {step.node} cordoned")
+            return self._progress(work, f"kubelet/{step.node}", "Draining", f"node {step.node} cordoned")
+        if isinstance(step, plan.Evict):
+            refused = actions.evict(kube, step.pods)
+            message = f"draining {step.node}: " + ("; ".join(refused) if refused else f"evicted {len(step.pods)} pods")
+            if refused:
+                work.event("Warning", "DrainBlocked", message)
+            return self._progress(work, f"kubelet/{step.node}", "Draining", message, step.since)
+        if isinstance(step, plan.Restart):
+            actions.restart(kube, step.component, nodes[step.node], now)
+            work.event("Normal", "NodeRestarting", f"{step.component.name} on {step.node} restarted")
+            return self._progress(work, f"kubelet/{step.node}", "Verifying", f"{step.component.name} on {step.node} restarted")
+        actions.uncordon(kube, nodes[step.node], step.version, now)
+        work.event("Normal", "NodeUpgraded", f"node {step.node} runs kubelet {step.version.kubelet}")
+        return self._progress(work, f"kubelet/{step.node}", "Done", f"node {step.node} done")
+
+    def _save_previous(self, work: Pass, view: ComponentView, target: Target) -> None:
+        if work.progress.get("phase") == ROLLING_BACK or target.version < Version.parse(work.progress["from"]):
+            return
+        for row in work.status["components"]:
+            if row["name"] == view.component.name and row.get("targetVersion") != str(target.version):
+                row.update(
+                    previousImage=gates.template_image(view.workload, view.component.container),
+                    previousVersion=work.progress["from"],
+                    targetVersion=str(target.version),
+                )
+
+    def _record_nodes(self, work: Pass, situation: plan.Situation) -> None:
+        version = situation.target.version
+        work.progress["nodes"] = {
+            "done": sorted(n.name for n in situation.nodes if not n.phase and gates.node_at_version(n.node, version).ok),
+            "inFlight": sorted(n.name for n in situation.nodes if n.phase),
+        }
+
+    def _finish(self, work: Pass, step_target: Target) -> float:
+        progress = work.progress
+        if progress.get("phase") == ROLLING_BACK:
+            work.status["history"] = finish_attempt(work.status.get("history") or [], "RolledBack", work.now)
+            progress.update(phase=HALTED, haltedGeneration=work.generation, step="RolledBack",
+                            message=f"rolled back to {step_target.version}; change the spec to retry")
+            work.event("Warning", "RolledBack", f"back at {step_target.version}")
+            work.condition("Progressing", False, "RolledBack", progress["message"])
+            work.condition("Available", True, "RolledBack", f"cluster is at {step_target.version}")
+            return IDLE
+        work.status["currentVersion"] = str(step_target.version)
+        work.status["history"] = finish_attempt(work.status.get("history") or [], "Completed", work.now)
+        progress.update(phase=DONE, step=DONE, message=f"cluster is at {step_target.version}")
+        work.event("Normal", "UpgradeCompleted", f"cluster is at {step_target.version}")
+        work.condition("Failing", False, "AsExpected")
+        return self._idle(work, f"cluster is at {step_target.version}")
+
+
+def _parse_time(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None

@@ -1,0 +1,102 @@
+"""The one seam to the Kubernetes API: raw JSON requests through the official client's `ApiClient`.
+
+Tests point it at the fake API server with a kubeconfig; production uses a kubeconfig or the in-cluster
+service account. Everything above this module sees plain dicts and the error types below.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+from urllib.parse import urlencode
+
+import kubernetes.client
+import kubernetes.config
+
+CONTENT_TYPES = {
+    "merge": "application/merge-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+    "json": "application/json-patch+json",
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        self.status = status
+        self.body = body
+        self.message = str(body.get("message", "")) or f"HTTP {status}"
+        super().__init__(f"{status}: {self.message}")
+
+
+class NotFound(ApiError):
+    pass
+
+
+class Conflict(ApiError):
+    pass
+
+
+class TooManyRequests(ApiError):
+    """429: for an eviction, a PodDisruptionBudget says no."""
+
+
+_ERRORS = {404: NotFound, 409: Conflict, 429: TooManyRequests}
+
+
+class Kube:
+    def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
+        self._api = api_client
+
+    @classmethod
+    def connect(cls, kubeconfig: str | None = None) -> Kube:
+        configuration = kubernetes.client.Configuration()
+        if kubeconfig is None and "KUBERNETES_SERVICE_HOST" in os.environ:
+            kubernetes.config.load_incluster_config(client_configuration=configuration)
+        else:
+            kubernetes.config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+        return cls(kubernetes.client.ApiClient(configuration))
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        if query:
+            path = f"{path}?{urlencode(query)}"
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        serialized = self._api.param_serialize(
+            method, path, header_params=headers, body=body, auth_settings=["BearerToken"]
+        )
+        response = self._api.call_api(*serialized, _request_timeout=30)
+        raw = response.read()
+        try:
+            data = json.loads(raw) if raw else {}
+        except ValueError:
+            data = {"message": raw.decode(errors="replace")}
+        if response.status >= 400:
+            raise _ERRORS.get(response.status, ApiError)(response.status, data)
+        return data
+
+    def get(self, path: str) -> dict[str, Any]:
+        return self.request("GET", path)
+
+    def list(self, path: str, **query: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.request("GET", path, query=query).get("items") or []
+        return items
+
+    def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.request("POST", path, body=body)
+
+    def replace(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.request("PUT", path, body=body)
+
+    def patch(self, path: str, body: Any, kind: str = "merge") -> dict[str, Any]:
+        return self.request("PATCH", path, body=body, content_type=CONTENT_TYPES[kind])
+
+    def delete(self, path: str, **query: str) -> dict[str, Any]:
+        return self.request("DELETE", path, query=query)

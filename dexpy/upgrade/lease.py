@@ -1,0 +1,85 @@
+"""Leader election on a coordination.k8s.io/v1 Lease, so only one controller replica acts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from dexpy.clock import Clock
+from dexpy.upgrade.kube import Conflict, Kube, NotFound
+
+LEASE_NAME = "dexpy-upgrade-controller"
+
+
+def micro_time(moment: datetime) -> str:
+    """MicroTime: RFC 3339 with exactly six fractional digits; the apiserver refuses any other precision."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class LeaderElector:
+    def __init__(
+        self,
+        kube: Kube,
+        *,
+        namespace: str,
+        identity: str,
+        clock: Clock,
+        name: str = LEASE_NAME,
+        duration: timedelta = timedelta(seconds=15),
+    ) -> None:
+        self._kube = kube
+        self._path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+        self._name = name
+        self._namespace = namespace
+        self.identity = identity
+        self._clock = clock
+        self._duration = duration
+
+    def try_acquire(self) -> bool:
+        """Take or renew the Lease; False while another live holder has it or a rival wrote first."""
+        now = self._clock()
+        try:
+            lease = self._kube.get(f"{self._path}/{self._name}")
+        except NotFound:
+            return self._write(None, now)
+        spec = lease.get("spec") or {}
+        holder = spec.get("holderIdentity")
+        renewed = spec.get("renewTime")
+        duration = timedelta(seconds=spec.get("leaseDurationSeconds") or self._duration.total_seconds())
+        if holder and holder != self.identity and renewed and datetime.fromisoformat(renewed) + duration > now:
+            return False
+        return self._write(lease, now)
+
+    def release(self) -> None:
+        try:
+            lease = self._kube.get(f"{self._path}/{self._name}")
+            if (lease.get("spec") or {}).get("holderIdentity") == self.identity:
+                lease["spec"]["holderIdentity"] = None
+                self._kube.replace(f"{self._path}/{self._name}", lease)
+        except (NotFound, Conflict):
+            pass
+
+    def _write(self, lease: dict[str, Any] | None, now: datetime) -> bool:
+        spec = dict((lease or {}).get("spec") or {})
+        if spec.get("holderIdentity") != self.identity:
+            spec["acquireTime"] = micro_time(now)
+            spec["leaseTransitions"] = (spec.get("leaseTransitions") or 0) + (1 if lease else 0)
+        spec.update(
+            holderIdentity=self.identity,
+            leaseDurationSeconds=int(self._duration.total_seconds()),
+            renewTime=micro_time(now),
+        )
+        try:
+            if lease is None:
+                body = {
+                    "apiVersion": "coordination.k8s.io/v1",
+                    "kind": "Lease",
+                    "metadata": {"name": self._name, "namespace": self._namespace},
+                    "spec": spec,
+                }
+                self._kube.create(self._path, body)
+            else:
+                self._kube.replace(f"{self._path}/{self._name}", {**lease, "spec": spec})
+        except Conflict:
+            return False
+        return True

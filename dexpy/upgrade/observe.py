@@ -1,0 +1,69 @@
+"""Reading the cluster into the planner's views: one pass, no memory."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from dexpy.upgrade import errors, gates, paths
+from dexpy.upgrade.kube import Kube
+from dexpy.upgrade.plan import DRAINING, PHASE, ComponentView, NodeView
+from dexpy.upgrade.resources import Component, InvalidResource, Release
+
+
+def releases(kube: Kube) -> tuple[list[Release], dict[str, str]]:
+    """Parsed Releases, and for each malformed one the version it claims (or its name) with the problem."""
+    found: list[Release] = []
+    malformed: dict[str, str] = {}
+    for obj in kube.list(paths.RELEASES):
+        try:
+            found.append(Release.from_object(obj))
+        except InvalidResource as exc:
+            claimed = str((obj.get("spec") or {}).get("version") or obj["metadata"]["name"]).lstrip("v")
+            malformed[claimed] = str(exc)
+    return found, malformed
+
+
+def components(kube: Kube, wanted: Sequence[Component]) -> list[ComponentView]:
+    views = []
+    for component in wanted:
+        found = kube.list(paths.workloads(component), labelSelector=component.label_selector)
+        if len(found) != 1:
+            raise errors.ComponentNotFound(
+                f"{component.name}: found {len(found)} {component.kind}s in {component.namespace} "
+                f"matching {component.label_selector}, expected exactly one"
+            )
+        workload = found[0]
+        workload.setdefault("kind", component.kind)
+        if gates.template_image(workload, component.container) is None:
+            raise errors.ComponentNotFound(f"{component.name}: {component.kind} has no container {component.container}")
+        views.append(ComponentView(component, workload))
+    return views
+
+
+def nodes(kube: Kube) -> list[NodeView]:
+    """Nodes; for the ones being drained, the pods still to evict and those still terminating."""
+    views = []
+    for node in kube.list(paths.NODES):
+        annotations = node["metadata"].get("annotations") or {}
+        if annotations.get(PHASE) != DRAINING:
+            views.append(NodeView(node))
+            continue
+        on_node = kube.list(paths.ALL_PODS, fieldSelector=f"spec.nodeName={node['metadata']['name']}")
+        movable = [pod for pod in on_node if gates.evictable(pod)]
+        views.append(
+            NodeView(
+                node,
+                pods_to_evict=tuple(_key(p) for p in movable if not _terminating(p)),
+                pods_terminating=tuple(_key(p) for p in movable if _terminating(p)),
+            )
+        )
+    return views
+
+
+def _key(pod: dict[str, Any]) -> str:
+    return f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+
+
+def _terminating(pod: dict[str, Any]) -> bool:
+    return bool(pod["metadata"].get("deletionTimestamp"))

@@ -1,0 +1,48 @@
+"""Pure helpers for the ClusterVersion status: conditions and the capped history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+HISTORY_LIMIT = 20
+CONDITION_TYPES = ("Available", "Progressing", "Failing", "Upgradeable", "RetrievedUpdates", "Paused")
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def set_condition(
+    conditions: list[dict[str, Any]], kind: str, status: bool, reason: str, message: str, now: datetime
+) -> list[dict[str, Any]]:
+    """Replace the condition of that type; `lastTransitionTime` moves only when the status flips."""
+    value = "True" if status else "False"
+    old = next((c for c in conditions if c.get("type") == kind), None)
+    changed = old is None or old.get("status") != value
+    condition = {
+        "type": kind,
+        "status": value,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": stamp(now) if changed else old["lastTransitionTime"],  # type: ignore[index]
+    }
+    rest = [c for c in conditions if c.get("type") != kind]
+    return sorted([*rest, condition], key=lambda c: CONDITION_TYPES.index(c["type"]))
+
+
+def condition_is(conditions: list[dict[str, Any]], kind: str) -> bool:
+    return any(c.get("type") == kind and c.get("status") == "True" for c in conditions)
+
+
+def start_attempt(history: list[dict[str, Any]], version: str, source: str, now: datetime) -> list[dict[str, Any]]:
+    """Newest first; an unfinished attempt that a new one replaces is marked Abandoned."""
+    older = [{**h, "state": "Abandoned"} if h.get("state") == "Partial" else h for h in history]
+    entry = {"version": version, "from": source, "state": "Partial", "startedTime": stamp(now), "completionTime": None}
+    return [entry, *older][:HISTORY_LIMIT]
+
+
+def finish_attempt(history: list[dict[str, Any]], state: str, now: datetime) -> list[dict[str, Any]]:
+    if not history:
+        return history
+    return [{**history[0], "state": state, "completionTime": stamp(now)}, *history[1:]]

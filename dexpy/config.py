@@ -269,17 +269,8 @@ def load_config(path: str, env: Mapping[str, str] | None = None) -> Config:
         _expand_config_blocks(raw, env)
     config = decode(Config, raw, source=path)
     config.source = path
-    problems: list[Problem] = []
-
-    def report(where: str, message: str) -> None:
-        problems.append(Problem(path, where, message))
-
-    _resolve_env_references(config, env, report)
     _fill_defaults(config, env)
-    for check in _CHECKS:
-        check(config, report)
-    if problems:
-        raise ConfigError(problems=problems)
+    _run_checks(config, (lambda c, report: _resolve_env_references(c, env, report), *_CHECKS))
     return config
 
 
@@ -288,11 +279,22 @@ def with_overrides(config: Config, web_http: str | None = None, web_https: str |
     """A copy of `config` with the listen addresses the command line gave (`dexpy serve --web-http-addr` …)."""
     web = dataclasses.replace(config.web, http=_first(web_http, config.web.http),
                               https=_first(web_https, config.web.https))
-    return dataclasses.replace(
+    changed = dataclasses.replace(
         config, web=web,
         telemetry=dataclasses.replace(config.telemetry, http=_first(telemetry, config.telemetry.http)),
         grpc=dataclasses.replace(config.grpc, addr=_first(grpc, config.grpc.addr)),
     )
+    _run_checks(changed, (_check_web, _check_grpc))
+    return changed
+
+
+def _run_checks(config: Config, checks: Iterable[Callable[[Config, Report], None]]) -> None:
+    """Run `checks` on `config`; raise one ConfigError with every problem they report."""
+    problems: list[Problem] = []
+    for check in checks:
+        check(config, lambda where, message: problems.append(Problem(config.source, where, message)))
+    if problems:
+        raise ConfigError(problems=problems)
 
 
 def _first(override: str | None, value: str) -> str:

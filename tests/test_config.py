@@ -306,6 +306,16 @@ def test_cli_overrides_replace_listen_addresses_only_when_given(tmp_path: Path) 
     assert with_overrides(config, web_https="", grpc="").grpc.addr == ""
 
 
+def test_cli_overrides_are_validated(tmp_path: Path) -> None:
+    config = load(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        with_overrides(config, web_https="0.0.0.0:5554")
+    assert str(info.value).splitlines() == [
+        f"{config.source}: web.tlsCert: required with web.https",
+        f"{config.source}: web.tlsKey: required with web.https",
+    ]
+
+
 # --- oauth2, signer, expiry, presentation ----------------------------------------------------------------------
 
 def test_response_types_must_be_ones_dex_allows(tmp_path: Path) -> None:

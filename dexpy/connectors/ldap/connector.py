@@ -17,7 +17,7 @@ import ldap3
 from dexpy.connectors.base import ConnectorError, Identity, IdentityGone, Scopes
 from dexpy.connectors.ldap import filters
 from dexpy.connectors.ldap.config import DN_ATTR, SCOPES, LDAPConfig, matchers, parse_config, username_attrs
-from dexpy.connectors.ldap.transport import Pool, make_server, opener
+from dexpy.connectors.ldap.transport import Pool, server_factory, opener
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class LDAPConnector:
     def __init__(self, config: LDAPConfig) -> None:
         self.config = config
         self.prompt = config.username_prompt or "Username"
-        server = make_server(config)
+        server = server_factory(config)
         wait = config.timeout.total_seconds()
         service = opener(server, config, config.bind_dn or None, config.bind_pw or None)
         self._search_pool = Pool(service, config.pool_size, wait)

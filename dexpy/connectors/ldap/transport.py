@@ -122,11 +122,15 @@ def ssl_context(config: LDAPConfig) -> ssl.SSLContext:
     return context
 
 
-def make_server(config: LDAPConfig) -> ldap3.Server:
+def server_factory(config: LDAPConfig) -> Callable[[], ldap3.Server]:
+    """Checks the TLS settings now; each call then gives a fresh ldap3.Server, because a shared one remembers
+    failed addresses and refuses to retry them for a while (a restarted directory would stay unreachable)."""
     name, port = split_host(config.host, 389 if config.insecure_no_ssl or config.start_tls else 636)
     tls = None if config.insecure_no_ssl else _ContextTls(ssl_context(config), name)
-    return ldap3.Server(name, port=port, use_ssl=not (config.insecure_no_ssl or config.start_tls), tls=tls,
-                        get_info=ldap3.NONE, connect_timeout=config.connect_timeout.total_seconds())
+    use_ssl = not (config.insecure_no_ssl or config.start_tls)
+    connect_timeout = config.connect_timeout.total_seconds()
+    return lambda: ldap3.Server(name, port=port, use_ssl=use_ssl, tls=tls, get_info=ldap3.NONE,
+                                connect_timeout=connect_timeout, mode=ldap3.IP_V4_PREFERRED)
 
 
 def unavailable(exc: BaseException, conn: ldap3.Connection | None = None) -> ConnectorUnavailable:
@@ -157,8 +161,10 @@ class Pool:
             if conn is not None:
                 try:
                     return self._use(conn, op)
-                except ConnectorUnavailable:
+                except ConnectorUnavailable as exc:
                     self._drop_idle()
+                    if _timed_out(exc):  # a slow directory, not a dead socket: another try would double the wait
+                        raise
             return self._use(self._opener(), op)
 
     def close(self) -> None:
@@ -197,6 +203,14 @@ class Pool:
             _close(conn)
 
 
+def _timed_out(exc: BaseException | None) -> bool:
+    while exc is not None:
+        if isinstance(exc, TimeoutError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def _close(conn: ldap3.Connection) -> None:
     try:
         conn.unbind()
@@ -204,12 +218,12 @@ def _close(conn: ldap3.Connection) -> None:
         pass
 
 
-def opener(server: ldap3.Server, config: LDAPConfig, user: str | None, password: str | None) -> Callable[[], ldap3.Connection]:
+def opener(server: Callable[[], ldap3.Server], config: LDAPConfig, user: str | None, password: str | None) -> Callable[[], ldap3.Connection]:
     """Opens connections (StartTLS when configured), bound as `user` when given, else anonymous."""
     receive_timeout = math.ceil(config.timeout.total_seconds())  # ldap3 packs it as whole seconds
 
     def open_connection() -> ldap3.Connection:
-        conn = ldap3.Connection(server, user=user, password=password, receive_timeout=receive_timeout,
+        conn = ldap3.Connection(server(), user=user, password=password, receive_timeout=receive_timeout,
                                 read_only=True, check_names=False, auto_referrals=False, raise_exceptions=False)
         try:
             conn.open()

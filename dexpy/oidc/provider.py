@@ -196,10 +196,22 @@ class Provider:
         try:
             state = _single(params, "state")
             response_types = _single(params, "response_type").split()
+            self._check_response_types(response_types)
             response_mode = self._response_mode(_single(params, "response_mode"), response_types, redirect_uri)
             return self._validated(client, redirect_uri, state, response_types, response_mode, params, browser)
         except OAuth2Error as error:
             raise RedirectError(error, redirect_uri, state, response_mode or "query") from None
+
+    def _check_response_types(self, response_types: list[str]) -> None:
+        """Errors about the response type itself go back in the query: the mode depends on a valid type."""
+        if not response_types:
+            raise InvalidRequestError("No response_type provided.")
+        if " ".join(sorted(response_types)) not in self.response_types or not set(response_types) <= {
+            "code", "token", "id_token"
+        }:
+            raise UnsupportedResponseTypeError(" ".join(response_types))
+        if response_types == ["token"]:
+            raise InvalidRequestError("response_type 'token' alone is not supported; use 'id_token token'.")
 
     def _response_mode(self, requested: str, response_types: list[str], redirect_uri: str) -> str:
         if redirect_uri == OOB_URI:
@@ -216,14 +228,6 @@ class Provider:
                    response_mode: str, params: Mapping[str, list[str]], browser: str) -> LoginState:
         if _single(params, "request"):
             raise OAuth2Error("Request objects are not supported.", status_code=400) from None
-        if not response_types:
-            raise InvalidRequestError("No response_type provided.")
-        if " ".join(sorted(response_types)) not in self.response_types or not set(response_types) <= {
-            "code", "token", "id_token"
-        }:
-            raise UnsupportedResponseTypeError(" ".join(response_types))
-        if response_types == ["token"]:
-            raise InvalidRequestError("response_type 'token' alone is not supported; use 'id_token token'.")
         nonce = _single(params, "nonce")
         if "code" not in response_types and not nonce:
             raise InvalidRequestError("Response type 'token' requires a 'nonce' value.")

@@ -39,7 +39,7 @@ def check_requested_scopes(scopes: list[str], client_id: str, get_client: Callab
     """Raise InvalidScopeError when a scope is unknown, openid is missing, or a cross-client peer does not
     trust the requesting client."""
     if require_openid and OPENID not in scopes:
-        raise InvalidScopeError('Missing required scope(s) ["openid"].')
+        raise InvalidScopeError("Missing required scope(s) [openid].")
     unknown = [s for s in scopes if s not in STANDARD_SCOPES and not s.startswith(CROSS_CLIENT_PREFIX)]
     if unknown:
         raise InvalidScopeError(f"Unrecognized scope(s) {unknown}")

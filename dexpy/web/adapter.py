@@ -7,7 +7,7 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.requests import OAuth2Payload
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, Headers
 from starlette.requests import Request
 
 
@@ -29,7 +29,7 @@ class FormPayload(OAuth2Payload):
 
 
 class FormRequest(OAuth2Request):
-    def __init__(self, uri: str, headers: dict[str, str], form: FormData) -> None:
+    def __init__(self, uri: str, headers: Headers, form: FormData) -> None:
         super().__init__("POST", uri, headers=headers)
         self.payload = FormPayload(form)
 
@@ -45,4 +45,4 @@ class FormRequest(OAuth2Request):
 async def oauth2_request(request: Request, public_url: str) -> FormRequest:
     """Build the authlib request for a form POST; `public_url` is the endpoint's URL under the issuer."""
     form = await request.form()
-    return FormRequest(public_url, dict(request.headers), form)
+    return FormRequest(public_url, request.headers, form)  # case-insensitive, as authlib expects

@@ -27,10 +27,12 @@ class CodeModel:
     def get_scope(self) -> str:
         return " ".join(self.code.scopes)
 
-    def get_code_challenge(self) -> str:
+    @property
+    def code_challenge(self) -> str:
         return self.code.code_challenge
 
-    def get_code_challenge_method(self) -> str | None:
+    @property
+    def code_challenge_method(self) -> str | None:
         return self.code.code_challenge_method or None
 
 

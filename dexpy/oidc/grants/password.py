@@ -27,6 +27,12 @@ class PasswordGrant(IssuanceMixin, grants.ResourceOwnerPasswordCredentialsGrant)
             self.single_param(name)
         super().validate_token_request()
 
+    def authenticate_token_endpoint_client(self) -> object:
+        # authlib sets request.client only after authenticate_user, which needs it for the scope check
+        client = super().authenticate_token_endpoint_client()
+        self.request.client = client
+        return client
+
     def authenticate_user(self, username: str, password: str) -> Identity:
         client_id = self.request.client.get_client_id()
         check_requested_scopes(self._scopes, client_id, self.server.get_stored_client)  # type: ignore[attr-defined]

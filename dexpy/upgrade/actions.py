@@ -24,7 +24,7 @@ from dexpy.upgrade.plan import (
     NodeView,
 )
 from dexpy.upgrade.resources import ANNOTATION_VERSION, API_VERSION, LABEL_NODE_VERSION, Backup, Component
-from dexpy.upgrade.status import stamp
+from dexpy.upgrade.status import micro_time
 from dexpy.upgrade.versions import Version
 
 CONTROLLER = "dexpy-upgrade-controller"
@@ -99,22 +99,22 @@ def uncordon(kube: Kube, view: NodeView, version: Version, now: datetime) -> Non
 def event(kube: Kube, cluster_version: dict[str, Any], kind: str, reason: str, message: str, now: datetime) -> None:
     metadata = cluster_version["metadata"]
     body = {
-        "apiVersion": "v1",
+        "apiVersion": "events.k8s.io/v1",
         "kind": "Event",
         "metadata": {"name": f"{metadata['name']}.{secrets.token_hex(8)}", "namespace": "default"},
-        "involvedObject": {
+        "regarding": {
             "apiVersion": API_VERSION,
             "kind": "ClusterVersion",
             "name": metadata["name"],
             "uid": metadata.get("uid", ""),
         },
+        "eventTime": micro_time(now),
+        "reportingController": f"upgrade.dexpy.io/{CONTROLLER}",
+        "reportingInstance": CONTROLLER,
+        "action": reason,
         "type": kind,
         "reason": reason,
-        "message": message[:1024],
-        "source": {"component": CONTROLLER},
-        "firstTimestamp": stamp(now),
-        "lastTimestamp": stamp(now),
-        "count": 1,
+        "note": message[:1024],
     }
     kube.create(paths.EVENTS, body)
 

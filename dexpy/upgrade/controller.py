@@ -358,7 +358,7 @@ class Controller:
             return self._progress(work, f"kubelet/{step.node}", "Verifying", f"{step.component.name} on {step.node} restarted")
         actions.uncordon(kube, nodes[step.node], step.version, now)
         work.event("Normal", "NodeUpgraded", f"node {step.node} runs kubelet {step.version.kubelet}")
-        return self._progress(work, f"kubelet/{step.node}", "Done", f"node {step.node} done")
+        return self._progress(work, f"kubelet/{step.node}", "Uncordoned", f"node {step.node} done")
 
     def _save_previous(self, work: Pass, view: ComponentView, target: Target) -> None:
         if work.progress.get("phase") == ROLLING_BACK or target.version < Version.parse(work.progress["from"]):

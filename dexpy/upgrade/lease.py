@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from dexpy.clock import Clock
 from dexpy.upgrade.kube import Conflict, Kube, NotFound
+from dexpy.upgrade.status import micro_time
 
 LEASE_NAME = "dexpy-upgrade-controller"
-
-
-def micro_time(moment: datetime) -> str:
-    """MicroTime: RFC 3339 with exactly six fractional digits; the apiserver refuses any other precision."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class LeaderElector:

@@ -8,7 +8,7 @@ CLUSTER_VERSIONS = f"/apis/{API_VERSION}/clusterversions"
 RELEASES = f"/apis/{API_VERSION}/releases"
 NODES = "/api/v1/nodes"
 ALL_PODS = "/api/v1/pods"
-EVENTS = "/api/v1/namespaces/default/events"  # a cluster-scoped object's Events live in `default`
+EVENTS = "/apis/events.k8s.io/v1/namespaces/default/events"  # a cluster-scoped object's Events live in `default`
 
 
 def workloads(component: Component) -> str:

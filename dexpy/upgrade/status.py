@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 HISTORY_LIMIT = 20
@@ -10,7 +10,12 @@ CONDITION_TYPES = ("Available", "Progressing", "Failing", "Upgradeable", "Retrie
 
 
 def stamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def micro_time(moment: datetime) -> str:
+    """MicroTime: RFC 3339 with exactly six fractional digits; the apiserver refuses any other precision."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def set_condition(

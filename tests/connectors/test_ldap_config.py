@@ -16,6 +16,7 @@ LDAPS: dict[str, Any] = {"insecureNoSSL": None}
 
 @pytest.mark.parametrize("changes, field", [
     ({"host": None}, "host"),
+    ({"host": "127.0.0.1:ldap"}, "host"),
     ({"userSearch": {"baseDN": None}}, "userSearch.baseDN"),
     ({"userSearch": {"username": None}}, "userSearch.username"),
     ({"userSearch": {"username": []}}, "userSearch.username"),

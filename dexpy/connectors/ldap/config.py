@@ -123,7 +123,8 @@ def _check(config: LDAPConfig) -> None:
         raise ConnectorConfigError("clientKey" if config.client_cert else "clientCert",
                                    "clientCert and clientKey must be given together")
     if config.timeout <= timedelta(0) or config.connect_timeout <= timedelta(0):
-        raise ConnectorConfigError("timeout" if config.timeout <= timedelta(0) else "connectTimeout", "must be positive")
+        raise ConnectorConfigError("timeout" if config.timeout <= timedelta(0) else "connectTimeout",
+                                   "must be positive")
     if config.pool_size < 1:
         raise ConnectorConfigError("poolSize", "must be at least 1")
     if bool(config.bind_dn) != bool(config.bind_pw):

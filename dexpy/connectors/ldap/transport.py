@@ -35,6 +35,13 @@ class TLSVerificationFailed(ConnectorUnavailable):
         self.check = check
 
 
+class ServiceBindFailed(ConnectorUnavailable):
+    """The directory refused bindDN/bindPW: nobody can log in until the config or the directory is fixed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the directory refused the service account (bindDN): {reason}")
+
+
 _VERIFY_CHECKS = {
     9: "not_yet_valid", 10: "expired",
     18: "unknown_ca", 19: "unknown_ca", 20: "unknown_ca", 21: "unknown_ca",
@@ -125,7 +132,10 @@ def ssl_context(config: LDAPConfig) -> ssl.SSLContext:
 def server_factory(config: LDAPConfig) -> Callable[[], ldap3.Server]:
     """Checks the TLS settings now; each call then gives a fresh ldap3.Server, because a shared one remembers
     failed addresses and refuses to retry them for a while (a restarted directory would stay unreachable)."""
-    name, port = split_host(config.host, 389 if config.insecure_no_ssl or config.start_tls else 636)
+    try:
+        name, port = split_host(config.host, 389 if config.insecure_no_ssl or config.start_tls else 636)
+    except ValueError as exc:
+        raise ConnectorConfigError("host", f"expected host[:port], got {config.host!r}") from exc
     tls = None if config.insecure_no_ssl else _ContextTls(ssl_context(config), name)
     use_ssl = not (config.insecure_no_ssl or config.start_tls)
     connect_timeout = config.connect_timeout.total_seconds()
@@ -218,7 +228,8 @@ def _close(conn: ldap3.Connection) -> None:
         pass
 
 
-def opener(server: Callable[[], ldap3.Server], config: LDAPConfig, user: str | None, password: str | None) -> Callable[[], ldap3.Connection]:
+def opener(server: Callable[[], ldap3.Server], config: LDAPConfig, user: str | None,
+           password: str | None) -> Callable[[], ldap3.Connection]:
     """Opens connections (StartTLS when configured), bound as `user` when given, else anonymous."""
     receive_timeout = math.ceil(config.timeout.total_seconds())  # ldap3 packs it as whole seconds
 
@@ -241,9 +252,3 @@ def opener(server: Callable[[], ldap3.Server], config: LDAPConfig, user: str | N
 
     return open_connection
 
-
-class ServiceBindFailed(ConnectorUnavailable):
-    """The directory refused bindDN/bindPW: nobody can log in until the config or the directory is fixed."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"the directory refused the service account (bindDN): {reason}")

@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 
 from dexpy import __version__
+from dexpy.kube import cli as kube_cli
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -41,12 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(func=_version)
-    for plugin in ("dexpy.kube.cli", "dexpy.upgrade.cli"):
-        try:
-            module = __import__(plugin, fromlist=["register"])
-        except ModuleNotFoundError:
-            continue
-        module.register(sub)
+    kube_cli.register(sub)
     return parser
 
 

@@ -118,10 +118,5 @@ def build_connector(type_name: str, config: Mapping[str, Any]) -> object:
 
 def _load_builtin() -> None:
     # Importing the modules registers their types; done lazily so that ldap3 loads only when needed.
+    import dexpy.connectors.ldap  # noqa: F401
     import dexpy.connectors.mock  # noqa: F401
-
-    try:
-        import dexpy.connectors.ldap  # noqa: F401
-    except ModuleNotFoundError as exc:  # the LDAP connector module may not exist yet in a partial tree
-        if exc.name != "dexpy.connectors.ldap":
-            raise

@@ -117,7 +117,7 @@ class Controller:
             current=current,
             desired=spec.desired_version,
             automatic=spec.automatic_updates,
-            previous=parse_or_none((work.status.get("history") or [{}])[0].get("from")),
+            previous=_came_from(work.status.get("history") or [], current),
             saved_images=self._saved_images(work, spec.desired_version),
             components=[c.name for c in spec.components],
         )
@@ -150,7 +150,7 @@ class Controller:
         )
         step = plan.next_step(situation)
         self._record_components(work, views, target)
-        attempt_running = progress.get("target") == str(target.version) and progress.get("phase") != DONE
+        attempt_running = rolling_back or (progress.get("target") == str(target.version) and progress.get("phase") != DONE)
         if isinstance(step, plan.Done) and not attempt_running:
             return self._idle(work, f"cluster is at {current}")
         if not attempt_running:
@@ -394,6 +394,12 @@ class Controller:
         work.event("Normal", "UpgradeCompleted", f"cluster is at {step_target.version}")
         work.condition("Failing", False, "AsExpected")
         return self._idle(work, f"cluster is at {step_target.version}")
+
+
+def _came_from(history: list[dict[str, Any]], current: Version) -> Version | None:
+    """The version the update that reached `current` started from: the one allowed manual rollback."""
+    source = next((h.get("from") for h in history if h.get("version") == str(current) and h.get("state") == "Completed"), None)
+    return parse_or_none(source)
 
 
 def _parse_time(value: object) -> datetime | None:

@@ -2,7 +2,7 @@
 
 Each `tick` does what those would have done since the last one: report workload rollouts in `/status`,
 recreate deleted kubelet pods from the DaemonSet template (the node then reports that kubelet version),
-finish terminating pods and complete Jobs. Components named in `stuck` never report a healthy rollout.
+finish terminating pods and complete Jobs. A component mapped in `stuck` never gets healthy at that version.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ SYSTEM = "/apis/apps/v1/namespaces/kube-system"
 class Simulator:
     def __init__(self, kube: Kube) -> None:
         self.kube = kube
-        self.stuck: set[str] = set()
+        self.stuck: dict[str, str] = {}
         self.backup_fails = False
 
     def tick(self) -> None:
@@ -46,7 +46,7 @@ class Simulator:
     def _report(self, workload: dict[str, Any], plural: str, counts: dict[str, int]) -> None:
         name = workload["metadata"]["name"]
         status = {"observedGeneration": workload["metadata"]["generation"], **counts}
-        if name in self.stuck:  # the new pods never become available
+        if self.stuck.get(name) == str(gates.template_version(workload)):  # its pods never become available
             status = {**status, "availableReplicas": 0, "numberAvailable": 0}
         if all(workload.get("status", {}).get(k) == v for k, v in status.items()):
             return
@@ -84,7 +84,7 @@ class Simulator:
                 "spec": {"nodeName": name, "containers": template["spec"]["containers"]},
             }
             self.kube.create("/api/v1/namespaces/kube-system/pods", pod)
-            if "kubelet" not in self.stuck:
+            if self.stuck.get("kubelet") != str(version):
                 report = {"nodeInfo": {"kubeletVersion": version.kubelet if version else "v0.0.0"}}
                 self.kube.patch(f"/api/v1/nodes/{name}/status", {"status": report})
 

@@ -17,7 +17,7 @@ from dexpy.upgrade import actions, channels, errors, gates, observe, paths, plan
 from dexpy.upgrade.channels import Target
 from dexpy.upgrade.kube import Conflict, Kube
 from dexpy.upgrade.plan import ComponentView, NodeView
-from dexpy.upgrade.resources import SINGLETON, ClusterVersionSpec, InvalidResource
+from dexpy.upgrade.resources import SINGLETON, ClusterVersionSpec, InvalidResource, Release
 from dexpy.upgrade.status import condition_is, finish_attempt, set_condition, start_attempt, stamp
 from dexpy.upgrade.versions import Version, parse_or_none
 
@@ -182,7 +182,9 @@ class Controller:
             raise errors.InvalidSpec(f"cannot tell the current version from {apiserver.component.name}'s image tag")
         return found
 
-    def _record_updates(self, work: Pass, spec: ClusterVersionSpec, releases: list, malformed: dict, current: Version) -> None:
+    def _record_updates(
+        self, work: Pass, spec: ClusterVersionSpec, releases: list[Release], malformed: dict[str, str], current: Version
+    ) -> None:
         offered = channels.available_updates(releases, spec.channel, current)
         work.status["availableUpdates"] = [
             {"version": str(r.version), "channels": list(r.channels), "url": r.url} for r in offered

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -132,11 +133,16 @@ def compare(exchange: dict[str, Any], status: int, body: Any) -> list[str]:
     return problems
 
 
-def replay(fake: KubeAPIFixture, name: str, skip: dict[int, str], replayer: Replayer | None = None) -> list[str]:
-    """Run one recording file; returns readable problems (empty when the fake matched)."""
+def replay(fake: KubeAPIFixture, name: str, skip: dict[int, str], replayer: Replayer | None = None,
+           seeds: Mapping[int, list[Callable[[Replayer, str], None]]] | None = None) -> list[str]:
+    """Run one recording file; returns readable problems (empty when the fake matched).
+
+    ``seeds`` recreate, before an exchange, what the recording's hidden setup did just before it."""
     replayer = replayer or Replayer(fake)
     problems = []
     for index, exchange in enumerate(load(name)):
+        for seed in (seeds or {}).get(index, []):
+            seed(replayer, name)
         if index in skip or "events" in exchange["response"]:
             continue
         status, body = replayer.send(exchange)

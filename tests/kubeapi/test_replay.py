@@ -6,6 +6,7 @@ import pytest
 from tests.fixtures.kubeapi.fixture import KubeAPIFixture, start_fake
 
 from .replay import Replayer, replay, standard_setup
+from .seeds import SEEDS
 
 # Exchanges the fake deliberately does not reproduce, with the reason.
 KNOWN_GAPS: dict[str, dict[int, str]] = {
@@ -16,8 +17,7 @@ KNOWN_GAPS: dict[str, dict[int, str]] = {
             30: "restart", 31: "restart"},
     "A09": {0: "no SelfSubjectReview", 20: "no TokenRequest"},
 }
-# A06 and A08 start from objects created by setup that the recordings do not show; not replayed yet.
-FILES = ["A01", "A02", "A03", "A04", "A05", "A07", "A09"]
+FILES = ["A01", "A02", "A03", "A04", "A05", "A06", "A07", "A08", "A09"]
 
 
 @pytest.fixture(scope="module")
@@ -31,5 +31,5 @@ def shared() -> tuple[KubeAPIFixture, Replayer]:
 @pytest.mark.parametrize("name", FILES)
 def test_recorded_exchanges(shared: tuple[KubeAPIFixture, Replayer], name: str) -> None:
     fake, replayer = shared
-    problems = replay(fake, name, KNOWN_GAPS.get(name, {}), replayer)
+    problems = replay(fake, name, KNOWN_GAPS.get(name, {}), replayer, SEEDS.get(name, {}))
     assert not problems, "\n".join(problems)

@@ -14,6 +14,7 @@ from dexpy.kube import cli as kube_cli
 
 def _serve(args: argparse.Namespace) -> int:
     from dexpy.config import ConfigError, load_config, with_overrides
+    from dexpy.logs import configure as configure_logging
     from dexpy.server import serve
 
     try:
@@ -22,6 +23,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"dexpy: invalid config: {exc}", file=sys.stderr)
         return 2
+    configure_logging(config.logger)
     return serve(config, started=time.monotonic())
 
 

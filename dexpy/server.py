@@ -1,15 +1,22 @@
-"""`dexpy serve`: run the web app on its listeners (http, https) in one event loop."""
+"""`dexpy serve`: run the web app on its listeners (http, https) and the telemetry listener in one event loop,
+the gRPC API beside them; SIGTERM/SIGINT stop all of them gracefully (in-flight requests finish)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import time
+from collections.abc import Iterator
 
 import uvicorn
 
+from dexpy.api.server import start_grpc, stop_grpc
 from dexpy.config import Config
-from dexpy.runtime import Runtime
+from dexpy.runtime import Runtime, build_storage
+from dexpy.telemetry.listener import telemetry_app
+from dexpy.telemetry.storage import InstrumentedStorage
 from dexpy.web.app import create_app
 
 log = logging.getLogger("dexpy")
@@ -20,25 +27,44 @@ def split_addr(addr: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-def listeners(config: Config, app: object) -> list[uvicorn.Server]:
+class Listener(uvicorn.Server):
+    """A uvicorn server that leaves signals to `serve`, which stops every listener at once."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def listeners(config: Config, app: object, telemetry: object | None = None) -> list[uvicorn.Server]:
     servers = []
     common = {"log_config": None, "access_log": False, "lifespan": "off", "server_header": False}
     if config.web.http:
         host, port = split_addr(config.web.http)
-        servers.append(uvicorn.Server(uvicorn.Config(app, host=host, port=port, **common)))  # type: ignore[arg-type]
+        servers.append(Listener(uvicorn.Config(app, host=host, port=port, **common)))  # type: ignore[arg-type]
     if config.web.https:
         host, port = split_addr(config.web.https)
-        servers.append(uvicorn.Server(uvicorn.Config(app, host=host, port=port, ssl_certfile=config.web.tls_cert,  # type: ignore[arg-type]
-                                                     ssl_keyfile=config.web.tls_key, **common)))
+        servers.append(Listener(uvicorn.Config(app, host=host, port=port, ssl_certfile=config.web.tls_cert,  # type: ignore[arg-type]
+                                               ssl_keyfile=config.web.tls_key, **common)))
+    if telemetry is not None and config.telemetry.http:
+        host, port = split_addr(config.telemetry.http)
+        servers.append(Listener(uvicorn.Config(telemetry, host=host, port=port, **common)))  # type: ignore[arg-type]
     return servers
 
 
 def serve(config: Config, *, started: float) -> int:
-    runtime = Runtime.open(config)
+    runtime = Runtime.open(config, storage=InstrumentedStorage(build_storage(config)))
     app = create_app(runtime)
-    servers = listeners(config, app)
+    servers = listeners(config, app, telemetry_app(runtime.provider))
+
+    def stop(sig: int) -> None:
+        log.info("received %s; shutting down", signal.Signals(sig).name)
+        for s in servers:
+            s.should_exit = True
 
     async def run() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop, sig)
         async with app.router.lifespan_context(app):
             tasks = [asyncio.create_task(s.serve()) for s in servers]
             while not all(s.started for s in servers):
@@ -46,6 +72,9 @@ def serve(config: Config, *, started: float) -> int:
             addrs = ", ".join(a for a in (config.web.http, config.web.https) if a)
             log.info("dexpy ready on %s (issuer %s) in %.2fs", addrs, config.issuer, time.monotonic() - started)
             await asyncio.gather(*tasks)
+            if grpc_server is not None:
+                await asyncio.to_thread(stop_grpc, grpc_server)
 
+    grpc_server = start_grpc(config.grpc, runtime.provider)[0] if config.grpc.addr else None
     asyncio.run(run())
     return 0

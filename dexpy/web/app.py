@@ -13,6 +13,8 @@ from starlette.responses import FileResponse, Response
 
 from dexpy.runtime import Runtime
 from dexpy.storage import StorageError
+from dexpy.telemetry.events import WebObserver
+from dexpy.telemetry.http import TelemetryMiddleware
 from dexpy.web import authorize, discovery, health, token, userinfo
 from dexpy.web.context import WebState, error_page
 from dexpy.web.render import LayeredStaticFiles, Renderer, static_roots
@@ -60,4 +62,5 @@ def create_app(runtime: Runtime, *, background: bool = True) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=config.web.allowed_origins,
                            allow_headers=config.web.allowed_headers, allow_methods=["GET", "POST"])
     app.add_middleware(SecurityHeaders, extra=config.web.headers, https=provider.issuer.startswith("https:"))
+    app.add_middleware(TelemetryMiddleware, prefix=prefix, observer=WebObserver(provider))
     return app

@@ -1,0 +1,78 @@
+"""A Storage proxy that times every call and counts failures, and notices signing key rotations."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+from dexpy.model import Keys
+from dexpy.storage import Storage, StorageError
+from dexpy.storage.codec import require_kind
+from dexpy.telemetry import KEY_ROTATIONS, STORAGE_ERRORS, STORAGE_LATENCY
+
+R = TypeVar("R")
+
+
+def _kid(keys: Keys) -> object:
+    return (keys.signing_key or {}).get("kid")
+
+
+class InstrumentedStorage:
+    def __init__(self, inner: Storage) -> None:
+        self.inner = inner
+
+    @contextmanager
+    def _timed(self, verb: str, kind: type) -> Iterator[None]:
+        name = require_kind(kind)
+        start = time.perf_counter()
+        try:
+            yield
+        except StorageError as exc:
+            STORAGE_ERRORS.labels(verb=verb, kind=name, error=type(exc).__name__).inc()
+            raise
+        finally:
+            STORAGE_LATENCY.labels(verb=verb, kind=name).observe(time.perf_counter() - start)
+
+    def create(self, record: Any) -> None:
+        with self._timed("create", type(record)):
+            self.inner.create(record)
+
+    def get(self, kind: type[R], key: str) -> R:
+        with self._timed("get", kind):
+            return self.inner.get(kind, key)
+
+    def list(self, kind: type[R]) -> list[R]:
+        with self._timed("list", kind):
+            return self.inner.list(kind)
+
+    def update(self, kind: type[R], key: str, updater: Callable[[R], R]) -> R:
+        with self._timed("update", kind):
+            if kind is not Keys:
+                return self.inner.update(kind, key, updater)
+            before: list[object] = []
+
+            def watched(current: R) -> R:
+                before.append(_kid(current))  # type: ignore[arg-type]
+                return updater(current)
+
+            updated = self.inner.update(kind, key, watched)
+            if before and before[-1] != _kid(updated):  # type: ignore[arg-type]
+                KEY_ROTATIONS.inc()
+            return updated
+
+    def delete(self, kind: type[R], key: str) -> None:
+        with self._timed("delete", kind):
+            self.inner.delete(kind, key)
+
+    def garbage_collect(self, now: datetime) -> dict[str, int]:
+        start = time.perf_counter()
+        try:
+            return self.inner.garbage_collect(now)
+        finally:
+            STORAGE_LATENCY.labels(verb="garbage_collect", kind="all").observe(time.perf_counter() - start)
+
+    def close(self) -> None:
+        self.inner.close()

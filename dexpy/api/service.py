@@ -75,9 +75,12 @@ def _connector_pb(c: ConnectorRecord) -> Any:
 
 def _subject(encoded: str) -> tuple[str, str]:
     try:
-        return decode_subject(v.require(encoded, "user_id"))
+        user_id, conn_id = decode_subject(v.require(encoded, "user_id"))
     except ValueError:
-        raise v.InvalidArgument("user_id is not an encoded subject (the `sub` claim of an ID token)") from None
+        user_id = conn_id = ""
+    if not (user_id and conn_id):
+        raise v.InvalidArgument("user_id is not an encoded subject (the `sub` claim of an ID token)")
+    return user_id, conn_id
 
 
 class DexService(rpc.DexServicer):  # type: ignore[misc]

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from dexpy import __version__
 from dexpy.kube import cli as kube_cli
+from dexpy.upgrade import cli as upgrade_cli
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(func=_version)
     kube_cli.register(sub)
+    upgrade_cli.register(sub)
     return parser
 
 

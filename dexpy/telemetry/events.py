@@ -35,7 +35,7 @@ def _query(exchange: Exchange) -> dict[str, str]:
 def _login_result(exchange: Exchange, *, form_shown_again: str) -> str:
     if exchange.status in (302, 303):
         return "success"
-    if exchange.status == 200:
+    if exchange.status in (200, 401):  # the form again, with "invalid credentials" (401)
         return form_shown_again
     return _LOGIN_RESULTS.get(exchange.status, "error")
 

@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import base64
+import http.client
+import itertools
 import json
 import re
+import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tests.fixtures.kubeapi import Rule
 from tests.fixtures.kubeapi.fixture import KubeAPIFixture
@@ -43,7 +48,12 @@ class Replayer:
         self.tokens = tokens or {}
 
     def _map_rv(self, rv: str) -> str:
-        return self.rvs.get(rv, rv)
+        """Ours for a recorded rv; an rv never seen (another resource's write) maps like the last seen before it."""
+        if rv in self.rvs or not rv.isdigit():
+            return self.rvs.get(rv, rv)
+        earlier = [int(r) for r in self.rvs if r.isdigit() and int(r) < int(rv)]
+        later = [r for r in self.rvs if r.isdigit() and int(r) > int(rv)]
+        return self.rvs[str(max(earlier))] if earlier and later else rv
 
     def _rewrite(self, value: Any) -> Any:
         if isinstance(value, dict):
@@ -77,6 +87,19 @@ class Replayer:
         token = self.tokens.get(exchange.get("as_user"), self.fake.token)
         return self.fake.request(req["method"], self._rewrite_path(req["path"]), body,
                                  req.get("headers", {}).get("Content-Type", "application/json"), token=token)
+
+    def watch(self, exchange: dict[str, Any], seconds: int) -> tuple[int, list[tuple[float, Any]], float]:
+        """Open a recorded watch with ``timeoutSeconds=seconds``; returns (status, [(arrival, event)], closed after)."""
+        path = re.sub(r"timeoutSeconds=\d+", f"timeoutSeconds={seconds}", self._rewrite_path(exchange["request"]["path"]))
+        conn = http.client.HTTPConnection(urlsplit(self.fake.url).netloc, timeout=seconds + 5)
+        token = self.tokens.get(exchange.get("as_user"), self.fake.token)
+        start = time.monotonic()
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        resp = conn.getresponse()
+        events = [(time.monotonic() - start, json.loads(line)) for line in iter(resp.readline, b"") if line.strip()]
+        closed = time.monotonic() - start
+        conn.close()
+        return resp.status, events, closed
 
     def learn(self, recorded: Any, ours: Any) -> list[str]:
         """Record rv/uid correspondences; report an rv that moved when it should not have (or vice versa)."""
@@ -148,17 +171,60 @@ def compare(exchange: dict[str, Any], status: int, body: Any) -> list[str]:
     return problems
 
 
+WatchResult = tuple[int, list[tuple[float, Any]], float]
+
+
+def compare_watch(exchange: dict[str, Any], replayer: Replayer, result: WatchResult, seconds: int) -> list[str]:
+    """A watch replayed in ``seconds`` instead of its recorded timeout: same events in the same order, the closing
+    bookmark as long before the end as recorded, the stream closed by the server at the timeout."""
+    status, events, closed = result
+    recorded = exchange["response"]
+    if status != recorded["status"]:
+        return [f"status {status} != {recorded['status']}"]
+    want = [e["event"] for e in recorded["events"]]
+    problems = [f"events differ: {d}" for d in _differences(normalise(want), normalise([e for _, e in events]))]
+    for rec, (arrival, ours) in zip(recorded["events"], events):
+        if rec["event"]["type"] != "BOOKMARK":  # a bookmark carries the global rv other resources move on
+            problems += replayer.learn(rec["event"]["object"], ours["object"])
+        before_end = recorded["stream_closed_after_seconds"] - rec["received_after_seconds"]
+        if rec["event"]["type"] == "BOOKMARK" and before_end < recorded["stream_closed_after_seconds"] - 1:
+            if abs((closed - arrival) - before_end) > 1:
+                problems.append(f"bookmark {closed - arrival:.1f}s before the end, recorded {before_end:.1f}s")
+    if recorded["stream_closed_after_seconds"] >= 1 and abs(closed - seconds) > 0.5:
+        problems.append(f"stream closed after {closed:.1f}s, timeoutSeconds={seconds}")
+    return problems
+
+
+def _replay_watches(name: str, exchanges: list[dict[str, Any]], first: int, replayer: Replayer,
+                    watches: Mapping[int, int]) -> list[str]:
+    """Consecutive watches (no writes between them) run side by side to keep the replay short."""
+    run = list(itertools.takewhile(lambda i: i in watches, itertools.count(first)))
+    with ThreadPoolExecutor(len(run)) as pool:
+        results = list(pool.map(lambda i: replayer.watch(exchanges[i], watches[i]), run))
+    return [f"{name}[{i}] {exchanges[i]['title']}: {p}" for i, result in zip(run, results)
+            for p in compare_watch(exchanges[i], replayer, result, watches[i])]
+
+
 def replay(fake: KubeAPIFixture, name: str, skip: dict[int, str], replayer: Replayer | None = None,
-           seeds: Mapping[int, list[Callable[[Replayer, str], None]]] | None = None) -> list[str]:
+           seeds: Mapping[int, list[Callable[[Replayer, str], None]]] | None = None,
+           watch_seconds: Mapping[int, int] | None = None) -> list[str]:
     """Run one recording file; returns readable problems (empty when the fake matched).
 
-    ``seeds`` recreate, before an exchange, what the recording's hidden setup did just before it."""
+    ``seeds`` recreate, before an exchange, what the recording's hidden setup did just before it. Watches run
+    after the writes recorded "during" them (they start from a resourceVersion, so they see the same events), with
+    the shorter timeouts of ``watch_seconds``; watches missing from it are not replayed."""
     replayer = replayer or Replayer(fake)
+    watches = {i: t for i, t in (watch_seconds or {}).items() if i not in skip}
+    exchanges = load(name)
     problems = []
-    for index, exchange in enumerate(load(name)):
+    for index, exchange in enumerate(exchanges):
         for seed in (seeds or {}).get(index, []):
             seed(replayer, name)
-        if index in skip or "events" in exchange["response"]:
+        if index in skip:
+            continue
+        if "events" in exchange["response"]:
+            if index in watches and index - 1 not in watches:
+                problems += _replay_watches(name, exchanges, index, replayer, watches)
             continue
         status, body = replayer.send(exchange)
         found = compare(exchange, status, body) + replayer.learn(exchange["response"]["body"], body)

@@ -144,6 +144,6 @@ def configure(config: LoggerConfig, stream: IO[str] | None = None) -> None:
 def audit(event: str, **fields: Any) -> None:
     """One audit line: `event` plus who/client/connector/result; the remote address comes from the request."""
     ctx = request_context.get()
-    if ctx is not None and "remote_addr" not in fields:
-        fields["remote_addr"] = ctx.remote_addr
+    if ctx is not None:
+        fields = {"request_id": ctx.request_id, "remote_addr": ctx.remote_addr, **fields}
     logging.getLogger(AUDIT_LOGGER).info(event, extra={"event": event, **fields})

@@ -1,0 +1,94 @@
+"""The telemetry listener: metric values after a scripted login, liveness, and readiness following storage."""
+
+from __future__ import annotations
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from dexpy.api import pb
+from tests.fixtures.rp import RelyingParty, form_action, form_fields
+from tests.ops.conftest import Ops
+
+
+def scrape(ops: Ops) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    text = httpx.get(f"{ops.telemetry_url}/metrics").text
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def test_metrics_after_a_login_token_and_refresh(ops: Ops) -> None:
+    before = scrape(ops)
+    rp = RelyingParty(ops.server.issuer)
+    tokens = rp.exchange(rp.login(scope="openid offline_access")).json()
+    assert rp.token(grant_type="refresh_token", refresh_token=tokens["refresh_token"]).status_code == 200
+    assert rp.token(grant_type="refresh_token", refresh_token="bogus").status_code == 400
+    after = scrape(ops)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("dexpy_logins_total", connector="local", result="success") == 1
+    assert delta("dexpy_tokens_issued_total", grant_type="authorization_code") == 1
+    assert delta("dexpy_tokens_issued_total", grant_type="refresh_token") == 1
+    assert delta("dexpy_refresh_failures_total", reason="invalid_grant") == 1
+    assert delta("http_requests_total", code="200", method="POST", handler="/token") == 2
+    assert delta("http_requests_total", code="303", method="POST", handler="/auth/{connector}/login") == 1
+    assert delta("request_duration_seconds_count", code="400", method="POST", handler="/token") == 1
+    assert delta("response_size_bytes_count", code="200", method="GET", handler="/.well-known/openid-configuration") >= 1
+    assert delta("dexpy_storage_request_duration_seconds_count", verb="create", kind="authcode") == 1
+    assert value(after, "dexpy_build_info", **dict(next(k[1] for k in after if k[0] == "dexpy_build_info"))) == 1
+
+
+def test_a_wrong_password_counts_as_a_failed_login(ops: Ops) -> None:
+    before = scrape(ops)
+    rp = RelyingParty(ops.server.issuer)
+    page = rp.browse(rp.auth_url())
+    response = rp.browse(form_action(page.text, str(page.url)), method="POST",
+                         data={**form_fields(page.text), "login": "admin@example.com", "password": "wrong"})
+    assert response.status_code == 401
+    after = scrape(ops)
+    failed = ("dexpy_logins_total", frozenset({"connector": "local", "result": "invalid_credentials"}.items()))
+    assert after[failed] - before.get(failed, 0.0) == 1
+
+
+def test_storage_errors_are_counted(ops: Ops) -> None:
+    before = scrape(ops)
+    ops.storage.down = True
+    try:
+        assert httpx.get(f"{ops.telemetry_url}/healthz/ready").status_code == 503
+    finally:
+        ops.storage.down = False
+    key = ("dexpy_storage_errors_total", frozenset({"verb": "get", "kind": "keys", "error": "Unavailable"}.items()))
+    assert scrape(ops)[key] - before.get(key, 0.0) == 1
+
+
+def test_liveness_and_readiness_follow_storage(ops: Ops) -> None:
+    assert httpx.get(f"{ops.telemetry_url}/healthz/live").text == "ok"
+    ready = httpx.get(f"{ops.telemetry_url}/healthz/ready")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok", "checks": {"storage": {"ok": True}, "connector:local": {"ok": True}}}
+
+    ops.storage.down = True
+    down = httpx.get(f"{ops.telemetry_url}/healthz/ready")
+    assert down.status_code == 503
+    assert down.json()["checks"]["storage"] == {"ok": False, "error": "backend unreachable (test)"}
+    assert httpx.get(f"{ops.telemetry_url}/healthz").status_code == 503
+    assert httpx.get(f"{ops.telemetry_url}/healthz/live").status_code == 200
+
+    ops.storage.down = False
+    assert httpx.get(f"{ops.telemetry_url}/healthz/ready").status_code == 200
+
+
+def test_readiness_pings_connectors(ops: Ops) -> None:
+    ldap = pb.Connector(id="dir", type="ldap", name="Directory", config=(
+        b'{"host": "127.0.0.1:1", "insecureNoSSL": true, "userSearch": {"baseDN": "dc=example", "username": "uid",'
+        b' "idAttr": "uid", "emailAttr": "mail", "nameAttr": "cn"}}'))
+    ops.stub().CreateConnector(pb.CreateConnectorReq(connector=ldap))
+    ready = httpx.get(f"{ops.telemetry_url}/healthz/ready")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["connector:dir"]["ok"] is False
+    assert ready.json()["checks"]["storage"] == {"ok": True}

@@ -74,14 +74,20 @@ def being_deleted(index: int, finalizer: str) -> Seed:
     return seed
 
 
-def like(indexes: tuple[int, ...], old: str, new: str) -> Seed:
-    """Repeat the requests of ``indexes`` for another object (\"created the same way, not recorded\")."""
+def like(indexes: tuple[int, ...], *changes: tuple[str, str]) -> Seed:
+    """Repeat the requests of ``indexes`` for another object (\"created the same way, not recorded\"), replacing
+    each (old, new) text: its name first, then what differs, as the later answers show."""
+    new = changes[0][1]
+
     def seed(replayer: Replayer, name: str) -> None:
         for index in indexes:
-            exchange = json.loads(json.dumps(load(name)[index]).replace(old, new))
+            text = json.dumps(load(name)[index])
+            for old, replacement in changes:
+                text = text.replace(old, replacement)
+            exchange = json.loads(text)
             status, body = replayer.send(exchange)
             if status != exchange["response"]["status"]:
-                raise RuntimeError(f"seeding {new} like {old}: {status} {body}")
+                raise RuntimeError(f"seeding {new}: {status} {body}")
     return seed
 
 
@@ -114,6 +120,6 @@ SEEDS: dict[str, dict[int, list[Seed]]] = {
             25: [_no_finalizers(f"{_DELETE_DEMO}/d4"), _no_finalizers(f"{_DELETE_DEMO}/d5"), from_answer(25)]},
     "B13": {0: [request("DELETE", "/api/v1/namespaces/apps/serviceaccounts/default")],
             1: [request("POST", "/api/v1/namespaces/apps/serviceaccounts", SERVICE_ACCOUNT)],
-            4: [like((2, 3), "p-web-1", "p-web-2")], 33: [from_answer(33, learn=False)]},
-    "B16": {9: [like((0,), "upgrade-precheck", "upgrade-precheck-fail")]},
+            4: [like((2, 3), ("p-web-1", "p-web-2"), ("10.244.1.5", "10.244.1.6"))], 33: [from_answer(33, learn=False)]},
+    "B16": {9: [like((0,), ("upgrade-precheck", "upgrade-precheck-fail"))]},
 }

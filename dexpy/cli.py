@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 
 from dexpy import __version__
+from dexpy import admin as admin_cli
 from dexpy.kube import cli as kube_cli
 from dexpy.upgrade import cli as upgrade_cli
 
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(func=_version)
+    admin_cli.register(sub)
     kube_cli.register(sub)
     upgrade_cli.register(sub)
     return parser

@@ -8,9 +8,16 @@ no generated code is kept in the tree:
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import grpc
+
+# grpcio-tools finds the proto through sys.path; an editable install does not put the source root there.
+_SOURCE_ROOT = str(Path(__file__).resolve().parents[2])
+if _SOURCE_ROOT not in sys.path:
+    sys.path.append(_SOURCE_ROOT)
 
 API_VERSION = 4
 """What GetVersion reports: the level of Dex's API this server speaks (Dex HEAD is 4)."""

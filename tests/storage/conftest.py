@@ -13,12 +13,14 @@ import pytest
 from dexpy.storage import Storage
 from dexpy.storage.memory import MemoryStorage
 from dexpy.storage.sqlite import SQLiteStorage
+from tests.storage_kubernetes.backend import kubernetes_backend
 
 StorageFactory = Callable[[pytest.FixtureRequest], Storage]
 
 BACKENDS: dict[str, StorageFactory] = {
     "memory": lambda request: MemoryStorage(),
     "sqlite": lambda request: SQLiteStorage(str(request.getfixturevalue("tmp_path") / "dex.db")),
+    "kubernetes": kubernetes_backend,
 }
 
 

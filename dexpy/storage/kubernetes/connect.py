@@ -1,0 +1,84 @@
+"""From `storage.config` to a connected client: where the API server is, who we are, which namespace."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kubernetes import config as kube_config
+from kubernetes.client import Configuration
+
+from dexpy.storage import Unavailable
+from dexpy.storage.kubernetes.errors import SetupError
+
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+@dataclass
+class Connection:
+    configuration: Configuration
+    namespace: str
+
+
+class ServiceAccountToken:
+    """The pod's bound token, read again whenever the kubelet rotates the file (hourly by default)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._token = ""
+
+    def __call__(self, configuration: Configuration) -> None:
+        """A `Configuration.refresh_api_key_hook`: called before each request."""
+        try:
+            stat = self.path.stat()
+        except OSError as exc:
+            raise Unavailable(f"cannot read the service-account token {self.path}: {exc}") from exc
+        stamp = (stat.st_mtime_ns, stat.st_ino)
+        if stamp != self._stamp:
+            self._token = self.path.read_text().strip()
+            self._stamp = stamp
+        configuration.api_key["authorization"] = f"Bearer {self._token}"
+
+
+def in_cluster(environ: Mapping[str, str], account_dir: Path = SERVICE_ACCOUNT_DIR) -> Connection:
+    host, port = environ.get("KUBERNETES_SERVICE_HOST"), environ.get("KUBERNETES_SERVICE_PORT")
+    if not host or not port:
+        raise SetupError("inCluster: true, but KUBERNETES_SERVICE_HOST/PORT are not set: not running in a pod? "
+                         "Use kubeConfigFile outside a cluster")
+    configuration = Configuration()
+    configuration.host = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+    configuration.ssl_ca_cert = str(account_dir / "ca.crt")
+    configuration.refresh_api_key_hook = ServiceAccountToken(account_dir / "token")
+    namespace = environ.get("KUBERNETES_POD_NAMESPACE") or _read(account_dir / "namespace")
+    if not namespace:
+        raise SetupError(f"no namespace: set KUBERNETES_POD_NAMESPACE or mount {account_dir / 'namespace'}")
+    return Connection(configuration, namespace)
+
+
+def from_kubeconfig(path: str) -> Connection:
+    configuration = Configuration()
+    try:
+        kube_config.load_kube_config(config_file=path, client_configuration=configuration, persist_config=False)
+        _, active = kube_config.list_kube_config_contexts(config_file=path)
+    except (OSError, kube_config.ConfigException) as exc:
+        raise SetupError(f"kubeConfigFile {path}: {exc}") from exc
+    return Connection(configuration, (active.get("context") or {}).get("namespace") or "default")
+
+
+def connect(config: Mapping[str, Any], environ: Mapping[str, str] = os.environ,
+            account_dir: Path = SERVICE_ACCOUNT_DIR) -> Connection:
+    in_pod, kubeconfig = bool(config.get("inCluster")), config.get("kubeConfigFile")
+    if in_pod == bool(kubeconfig):
+        raise SetupError("storage.config needs exactly one of inCluster: true or kubeConfigFile")
+    return in_cluster(environ, account_dir) if in_pod else from_kubeconfig(str(kubeconfig))
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""

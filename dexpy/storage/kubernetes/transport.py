@@ -1,0 +1,147 @@
+"""The one seam to the Kubernetes API: JSON over HTTPS with the official client's `Configuration`.
+
+The `Configuration` (from `kubernetes.config`) carries the server, TLS material and credentials, including
+the refresh hooks of exec plugins and rotated service-account tokens; this module only sends requests and
+turns answers into storage errors. Every request has a timeout.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import urllib3
+from kubernetes.client import Configuration
+
+from dexpy.storage import AlreadyExists, Conflict, Invalid, NotFound, StorageError, Unavailable
+from dexpy.storage.kubernetes.errors import Forbidden, Gone, MissingNamespace, MissingResource
+
+
+MAX_OBJECT_BYTES = 1024 * 1024
+"""Refuse bigger objects before sending: etcd refuses about 1.5 MiB, with metadata and managedFields included."""
+
+
+def error_for(status: int, payload: Any, what: str) -> StorageError:
+    """The storage error for an API answer that is not a success."""
+    status_body = payload if isinstance(payload, dict) and payload.get("kind") == "Status" else {}
+    message = status_body.get("message") or (payload if isinstance(payload, str) else "") or f"HTTP {status}"
+    reason = status_body.get("reason", "")
+    text = f"{what}: {message}"
+    if status == 404 and not status_body:
+        return MissingResource(f"{what}: the API server does not serve this resource; are the CRDs installed?")
+    if status == 404 and (status_body.get("details") or {}).get("kind") == "namespaces":
+        return MissingNamespace(text)
+    if status == 404:
+        return NotFound(text)
+    if status == 409:
+        return AlreadyExists(text) if reason == "AlreadyExists" else Conflict(text)
+    if status == 410:
+        return Gone(text)
+    if status in (401, 403):
+        return Forbidden(text)
+    if status in (400, 413, 422) or (status == 500 and "too large" in message):
+        return Invalid(text)
+    return Unavailable(text)
+
+
+class Transport:
+    def __init__(self, configuration: Configuration, timeout: float = 15.0) -> None:
+        self.configuration = configuration
+        self.timeout = timeout
+        self.host = configuration.host.rstrip("/")
+        self._pool = urllib3.PoolManager(
+            num_pools=2,
+            maxsize=16,
+            cert_reqs="CERT_REQUIRED" if configuration.verify_ssl else "CERT_NONE",
+            ca_certs=configuration.ssl_ca_cert,
+            ca_cert_data=getattr(configuration, "ca_cert_data", None),
+            cert_file=configuration.cert_file,
+            key_file=configuration.key_file,
+            retries=urllib3.Retry(total=1, connect=1, read=0, status=0, redirect=0, other=0),
+        )
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json", "Content-Type": "application/json", "User-Agent": "dexpy"}
+        token = self.configuration.get_api_key_with_prefix("BearerToken", alias="authorization")
+        if token:
+            headers["Authorization"] = token
+        elif self.configuration.username and self.configuration.password:
+            headers["Authorization"] = self.configuration.get_basic_auth_token()
+        return headers
+
+    def _send(self, method: str, path: str, query: dict[str, Any] | None, body: bytes | None,
+              read_timeout: float, stream: bool = False) -> urllib3.BaseHTTPResponse:
+        url = self.host + path + (f"?{urlencode(query)}" if query else "")
+        what = f"{method} {path}"
+        try:
+            return self._pool.request(
+                method,
+                url,
+                body=body,
+                headers=self._headers(),
+                timeout=urllib3.Timeout(connect=min(5.0, self.timeout), read=read_timeout),
+                preload_content=not stream,
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise Unavailable(f"{what}: Kubernetes API at {self.host} unreachable: {exc}") from exc
+
+    def request(self, method: str, path: str, query: dict[str, Any] | None = None, body: object = None) -> Any:
+        """Send one request; the decoded JSON answer, or the storage error for a failure."""
+        data = None if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        if data is not None and len(data) > MAX_OBJECT_BYTES:
+            raise Invalid(f"{method} {path}: object of {len(data)} bytes exceeds the {MAX_OBJECT_BYTES}-byte limit")
+        response = self._send(method, path, query, data, self.timeout)
+        payload = _decode(response.data)
+        if response.status >= 300:
+            raise error_for(response.status, payload, f"{method} {path}")
+        return payload
+
+    def watch(self, path: str, query: dict[str, Any], read_timeout: float) -> WatchStream:
+        """Open a watch; iterate the returned stream for its events."""
+        response = self._send("GET", path, {**query, "watch": "true"}, None, read_timeout, stream=True)
+        if response.status >= 300:
+            error = error_for(response.status, _decode(response.read()), f"watch {path}")
+            response.release_conn()
+            raise error
+        return WatchStream(response, path)
+
+    def close(self) -> None:
+        self._pool.clear()
+
+
+class WatchStream:
+    """The events of one watch, one JSON object each, until the server ends it or `close` is called."""
+
+    def __init__(self, response: urllib3.BaseHTTPResponse, path: str) -> None:
+        self._response = response
+        self._path = path
+        self._closed = False
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        buffer = b""
+        try:
+            for chunk in self._response.stream(None):
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield json.loads(line)
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            if not self._closed:
+                raise Unavailable(f"watch {self._path}: stream broken: {exc}") from exc
+        finally:
+            self._response.release_conn()
+
+    def close(self) -> None:
+        """Interrupt a blocked read from another thread."""
+        self._closed = True
+        self._response.shutdown()
+
+
+def _decode(data: bytes) -> Any:
+    try:
+        return json.loads(data) if data else None
+    except ValueError:
+        return data.decode(errors="replace").strip()

@@ -17,6 +17,7 @@ from dexpy.config import Config
 from dexpy.runtime import Runtime, build_storage
 from dexpy.telemetry.listener import telemetry_app
 from dexpy.telemetry.storage import InstrumentedStorage
+from dexpy.tls import ReloadingTLS
 from dexpy.web.app import create_app
 
 log = logging.getLogger("dexpy")
@@ -25,6 +26,18 @@ log = logging.getLogger("dexpy")
 def split_addr(addr: str) -> tuple[str, int]:
     host, _, port = addr.rpartition(":")
     return host.strip("[]") or "0.0.0.0", int(port)
+
+
+class TLSConfig(uvicorn.Config):
+    """uvicorn's config with dexpy's reloading TLS context in place of the one uvicorn builds once."""
+
+    def __init__(self, app: object, tls: ReloadingTLS, **kwargs: object) -> None:
+        super().__init__(app, **kwargs)  # type: ignore[arg-type]
+        self._tls = tls
+
+    def load(self) -> None:
+        super().load()
+        self.ssl = self._tls.context
 
 
 class Listener(uvicorn.Server):
@@ -43,8 +56,9 @@ def listeners(config: Config, app: object, telemetry: object | None = None) -> l
         servers.append(Listener(uvicorn.Config(app, host=host, port=port, **common)))  # type: ignore[arg-type]
     if config.web.https:
         host, port = split_addr(config.web.https)
-        servers.append(Listener(uvicorn.Config(app, host=host, port=port, ssl_certfile=config.web.tls_cert,  # type: ignore[arg-type]
-                                               ssl_keyfile=config.web.tls_key, **common)))
+        tls = ReloadingTLS(config.web.tls_cert, config.web.tls_key, config.web.tls_min_version,
+                           config.web.tls_max_version)
+        servers.append(Listener(TLSConfig(app, tls, host=host, port=port, **common)))
     if telemetry is not None and config.telemetry.http:
         host, port = split_addr(config.telemetry.http)
         servers.append(Listener(uvicorn.Config(telemetry, host=host, port=port, **common)))  # type: ignore[arg-type]

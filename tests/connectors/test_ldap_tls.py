@@ -11,7 +11,8 @@ import pytest
 from dexpy.connectors.base import Scopes
 from dexpy.connectors.ldap import TLSVerificationFailed
 from tests.connectors.conftest import MakeLDAP
-from tests.fixtures.slapd import Slapd, make_pki
+from tests.fixtures.slapd import Slapd
+from tests.fixtures.pki import make_pki
 
 
 def ldaps(slapd: Slapd, **changes: Any) -> dict[str, Any]:

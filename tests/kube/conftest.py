@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.slapd import make_pki
+from tests.fixtures.pki import make_pki
 
 REPO = Path(__file__).resolve().parents[2]
 

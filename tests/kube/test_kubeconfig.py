@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from dexpy.kube.cache import CachedTokens, TokenCache
-from tests.fixtures.slapd import make_pki
+from tests.fixtures.pki import make_pki
 from tests.kube.conftest import install_dexpy_command, run_cli
 from tests.kube.tokens import fake_id_token
 

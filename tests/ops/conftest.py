@@ -21,7 +21,7 @@ from dexpy.storage import Storage, Unavailable
 from dexpy.telemetry.listener import telemetry_app
 from dexpy.telemetry.storage import InstrumentedStorage
 from tests.fixtures.dexpy_server import DexpyServer, free_port, serve_config, write_config
-from tests.ops.pki import Pki, make_pki
+from tests.fixtures.pki import PkiFiles, make_pki
 
 
 class SwitchableStorage:
@@ -50,7 +50,7 @@ class Ops:
     storage: SwitchableStorage
     grpc_addr: str
     telemetry_url: str
-    pki: Pki
+    pki: PkiFiles
 
     def stub(self) -> Any:
         creds = grpc.ssl_channel_credentials(root_certificates=self.pki.ca.read_bytes(),
@@ -76,7 +76,7 @@ def serve_asgi(app: Any, port: int) -> uvicorn.Server:
 @pytest.fixture
 def ops(tmp_path: Path) -> Iterator[Ops]:
     """dexpy on loopback with the gRPC API on mTLS and the telemetry listener, storage instrumented."""
-    pki = make_pki(tmp_path)
+    pki = make_pki(dns_names=["localhost"]).write(tmp_path)
     grpc_addr = f"127.0.0.1:{free_port()}"
     extra = (f"grpc:\n  addr: {grpc_addr}\n  tlsCert: {pki.server_cert}\n  tlsKey: {pki.server_key}\n"
              f"  tlsClientCA: {pki.ca}\n")

@@ -13,7 +13,6 @@ from dexpy.upgrade.controller import Controller
 from dexpy.upgrade.kube import Kube
 from dexpy.upgrade.resources import DEFAULT_COMPONENTS
 from tests.fixtures.kubeapi.fixture import KubeAPIFixture, kube_api  # noqa: F401
-from tests.fixtures.kubeapi.server import _Handler
 from tests.upgrade.builders import node, release, workload
 from tests.upgrade.simulator import Simulator
 
@@ -73,15 +72,8 @@ def halted(cluster: Cluster) -> bool:
     return cluster.status().get("progress", {}).get("phase") == "Halted"
 
 
-@pytest.fixture(autouse=True)
-def _no_nagle(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fake writes each response in several sends on a keep-alive connection; with Nagle's algorithm
-    on, every request waits 40 ms for a delayed ACK. Reported to the fake's author."""
-    monkeypatch.setattr(_Handler, "disable_nagle_algorithm", True)
-
-
 @pytest.fixture
-def cluster(_no_nagle: None, kube_api: KubeAPIFixture, tmp_path: Path) -> Iterator[Cluster]:  # noqa: F811
+def cluster(kube_api: KubeAPIFixture, tmp_path: Path) -> Iterator[Cluster]:  # noqa: F811
     kube_api.create_crds(CRDS)
     kube = Kube.connect(str(kube_api.write_kubeconfig(tmp_path / "kubeconfig")))
     for name in NODES:

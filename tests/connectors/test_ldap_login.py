@@ -115,3 +115,15 @@ def test_credentials_never_reach_the_logs(make_ldap: MakeLDAP, caplog: pytest.Lo
     connector.login(Scopes(groups=True), "janedoe@example.com", "foo")
     assert "foo-secret-1" not in caplog.text
     assert "janedoe" not in caplog.text
+
+
+def test_ldap_operations_are_timed_in_the_metrics(make_ldap: MakeLDAP) -> None:
+    from prometheus_client import REGISTRY
+
+    def count(operation: str) -> float:
+        return REGISTRY.get_sample_value("dexpy_ldap_request_duration_seconds_count",
+                                         {"operation": operation, "result": "ok"}) or 0.0
+
+    before = count("search"), count("bind")
+    assert make_ldap().login(NO_SCOPES, "janedoe@example.com", "foo") is not None
+    assert count("search") > before[0] and count("bind") > before[1]

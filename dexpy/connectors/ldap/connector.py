@@ -60,8 +60,8 @@ class LDAPConnector:
         server = server_factory(config)
         wait = config.timeout.total_seconds()
         service = opener(server, config, config.bind_dn or None, config.bind_pw or None)
-        self._search_pool = Pool(service, config.pool_size, wait)
-        self._bind_pool = Pool(opener(server, config, None, None), config.pool_size, wait)
+        self._search_pool = Pool(service, config.pool_size, wait, "search")
+        self._bind_pool = Pool(opener(server, config, None, None), config.pool_size, wait, "bind")
         users = config.user_search
         self._username_attrs = username_attrs(users)
         self._user_attrs = sorted({a for a in (users.id_attr, users.email_attr, users.name_attr,

@@ -11,6 +11,7 @@ import binascii
 import math
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -20,6 +21,7 @@ from ldap3.core import exceptions as ldap_errors
 
 from dexpy.connectors.base import ConnectorConfigError, ConnectorUnavailable
 from dexpy.connectors.ldap.config import LDAPConfig
+from dexpy.telemetry import observe_ldap
 
 T = TypeVar("T")
 
@@ -158,14 +160,25 @@ class Pool:
     `op` is retried once on a fresh connection. Operations must therefore be safe to repeat (reads, binds).
     """
 
-    def __init__(self, opener: Callable[[], ldap3.Connection], size: int, wait: float) -> None:
+    def __init__(self, opener: Callable[[], ldap3.Connection], size: int, wait: float, operation: str) -> None:
+        """`operation` names what the pool's connections do ("search", "bind") in the latency metric."""
         self._opener = opener
+        self._operation = operation
         self._slots = threading.BoundedSemaphore(size)
         self._idle: list[ldap3.Connection] = []
         self._lock = threading.Lock()
         self._wait = wait
 
     def run(self, op: Callable[[ldap3.Connection], T]) -> T:
+        started, ok = time.monotonic(), False
+        try:
+            result = self._run(op)
+            ok = True
+            return result
+        finally:
+            observe_ldap(self._operation, time.monotonic() - started, ok=ok)
+
+    def _run(self, op: Callable[[ldap3.Connection], T]) -> T:
         with self._slot():
             conn = self._take()
             if conn is not None:

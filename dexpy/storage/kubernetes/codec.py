@@ -240,7 +240,8 @@ def encode_password(p: Password) -> JSON:
     body = _omitempty(
         {}, email=p.email.lower(), hash=encode_bytes(p.hash), username=p.username, name=p.name, preferredUsername=p.preferred_username
     )
-    body["emailVerified"] = p.email_verified
+    if not p.email_verified:
+        body["emailVerified"] = False  # Dex's *bool: left out (nil) means verified
     return _omitempty(body, userID=p.user_id, groups=p.groups)
 
 

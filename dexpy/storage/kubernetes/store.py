@@ -133,12 +133,12 @@ class KubernetesStorage:
 
     def _read(self, spec: KindSpec, name: str, from_cache: bool = True) -> JSON:
         cache = self._caches.get(spec.record)
-        if from_cache and cache is not None and cache.synced:
-            obj = cache.get(name)
-            if obj is None:
-                raise NotFound(f"{spec.kind} {name!r} not found")
-            return obj
-        return self.transport.request("GET", spec.path(self.namespace, name))  # type: ignore[no-any-return]
+        obj = cache.get(name) if from_cache and cache is not None and cache.synced else None
+        if obj is None:  # not cached, or created elsewhere a moment ago and not yet seen by the watch
+            obj = self.transport.request("GET", spec.path(self.namespace, name))
+            if cache is not None:
+                cache.put(obj)
+        return obj
 
     def _decode_as(self, spec: KindSpec, obj: JSON, key: str) -> Any:
         try:

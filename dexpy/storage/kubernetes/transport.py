@@ -137,7 +137,10 @@ class WatchStream:
     def close(self) -> None:
         """Interrupt a blocked read from another thread."""
         self._closed = True
-        self._response.shutdown()
+        try:
+            self._response.shutdown()
+        except (ValueError, OSError):
+            pass  # the stream already ended
 
 
 def _decode(data: bytes) -> Any:

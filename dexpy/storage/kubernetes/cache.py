@@ -110,6 +110,8 @@ class WatchCache:
                 log.info("watch of %s expired; listing again", self._path)
             except StorageError as exc:
                 self._synced.clear()
+                if self._stopped.is_set():
+                    return
                 failures += 1
                 delay = min(self._max_backoff, 0.05 * 2**failures) * random.uniform(0.5, 1.0)
                 log.warning("watch of %s failed (%s); reads go to the API; retrying in %.1fs", self._path, exc, delay)

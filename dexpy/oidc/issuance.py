@@ -182,6 +182,9 @@ class Issuance:
         now = self.clock()
         if refresh_token_expired(record, self.policy, now):
             raise InvalidGrantError("Refresh token expired.")
+        if record.session_id and self.is_revoked({"sid": record.session_id}):
+            self._delete_refresh(record.id)
+            raise InvalidGrantError("The login session of this refresh token has ended.")
         if hmac_equal(presented, record.token) or self._within_reuse(record, presented, now):
             return record, presented
         if record.obsolete_token and hmac_equal(presented, record.obsolete_token):

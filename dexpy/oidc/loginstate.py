@@ -8,18 +8,13 @@ URL is useless elsewhere, and it expires after `expiry.authRequests`.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from dexpy.model import Claims
+from dexpy.oidc import sealing
 
 _AAD = b"dexpy-login-state-v1"
 
@@ -65,27 +60,14 @@ def browser_binding(csrf_cookie: str) -> str:
 
 
 def seal(state: LoginState, key: bytes) -> str:
-    nonce = os.urandom(12)
-    plaintext = json.dumps(asdict(state), separators=(",", ":")).encode()
-    sealed = nonce + AESGCM(key).encrypt(nonce, plaintext, _AAD)
-    return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+    return sealing.seal(json.dumps(asdict(state), separators=(",", ":")).encode(), key, _AAD)
 
 
 def unseal(value: str, keys: tuple[bytes, ...], *, browser: str, now: datetime) -> LoginState:
     try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise BadLoginState("malformed login state") from exc
-    if len(raw) < 13:
-        raise BadLoginState("malformed login state")
-    for key in keys:
-        try:
-            plaintext = AESGCM(key).decrypt(raw[:12], raw[12:], _AAD)
-            break
-        except InvalidTag:
-            continue
-    else:
-        raise BadLoginState("login state was not issued here or was altered")
+        plaintext = sealing.unseal(value, keys, _AAD)
+    except sealing.Unsealable as exc:
+        raise BadLoginState(f"login state is {exc}") from exc
     data = json.loads(plaintext)
     claims = data.pop("claims")
     state = LoginState(**data, claims=Claims(**claims) if claims else None)

@@ -35,8 +35,10 @@ from dexpy.oidc.grants.refresh_token import RefreshTokenGrant
 from dexpy.oidc.issuance import Issuance, claims_of
 from dexpy.oidc.keys import KeyManager
 from dexpy.oidc.loginstate import LoginState, seal, unseal
+from dexpy.oidc.logout import Logout
 from dexpy.oidc.redirects import OOB_URI, redirect_uri_allowed, with_params
 from dexpy.oidc.server import DexpyAuthorizationServer
+from dexpy.oidc.sessions import HINT_SUBJECT, Session, SessionManager, check_prompt
 from dexpy.oidc.tokens import InvalidToken, Subject, TokenIssuer
 from dexpy.storage import NotFound, Storage
 
@@ -126,6 +128,9 @@ class Provider:
         self.grant_types = resolve_grant_types(config)
         self.response_types = frozenset(" ".join(sorted(rt.split())) for rt in config.oauth2.response_types)
         self.server = self._authorization_server()
+        self.sessions = SessionManager(config.sessions, lambda: self.keys.current.state_keys, clock,
+                                       lambda sid: self.issuance.is_revoked({"sid": sid}))
+        self.logout = Logout(storage, self.tokens, self.issuance)
 
     def _authorization_server(self) -> DexpyAuthorizationServer:
         server = DexpyAuthorizationServer(self.storage, self.grant_types,
@@ -165,6 +170,9 @@ class Provider:
             "token_endpoint": self.url("/token"),
             "jwks_uri": self.url("/keys"),
             "userinfo_endpoint": self.url("/userinfo"),
+            "end_session_endpoint": self.url("/logout"),
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": True,
             "grant_types_supported": grant_types,
             "response_types_supported": sorted(self.response_types),
             "response_modes_supported": list(RESPONSE_MODES),
@@ -174,7 +182,8 @@ class Provider:
             "scopes_supported": ["openid", "email", "groups", "profile", "offline_access"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "claims_supported": ["iss", "sub", "aud", "iat", "exp", "email", "email_verified", "locale", "name",
-                                 "preferred_username", "at_hash", "c_hash", "nonce", "groups", "federated_claims"],
+                                 "preferred_username", "at_hash", "c_hash", "nonce", "groups", "federated_claims",
+                                 "auth_time", "sid"],
         }
 
     # -- authorization endpoint -----------------------------------------------------------------------------
@@ -243,6 +252,7 @@ class Provider:
         if not challenge and (pkce_config.enforce and "code" in response_types):
             raise InvalidRequestError("PKCE is required: send code_challenge.")
         prompt = _single(params, "prompt")
+        check_prompt(prompt)
         force = _single(params, "approval_prompt") == "force" or "consent" in prompt.split()
         max_age_raw = _single(params, "max_age")
         if max_age_raw and not max_age_raw.isdigit():
@@ -264,13 +274,30 @@ class Provider:
             prompt=prompt,
             max_age=int(max_age_raw) if max_age_raw else None,
             connector_id=_single(params, "connector_id"),
+            extra=self._hint_subject(_single(params, "id_token_hint")),
         )
+
+    def _hint_subject(self, hint: str) -> dict[str, str]:
+        """The `sub` of a valid id_token_hint (signature and issuer checked; it may have expired)."""
+        if not hint:
+            return {}
+        try:
+            return {HINT_SUBJECT: str(self.tokens.verify(hint, check_expiry=False)["sub"])}
+        except (InvalidToken, KeyError):
+            raise InvalidRequestError("Invalid id_token_hint.") from None
 
     def seal(self, state: LoginState) -> str:
         return seal(state, self.keys.current.state_keys[0])
 
     def unseal(self, value: str, browser: str) -> LoginState:
         return unseal(value, self.keys.current.state_keys, browser=browser, now=self.clock())
+
+    def resume_session(self, state: LoginState, session: Session | None) -> LoginState | None:
+        """SSO: the login completed from the browser's session, or None when the user has to log in."""
+        try:
+            return self.sessions.resume(state, session, self.allowed_connectors(state), self.needs_approval)
+        except OAuth2Error as error:
+            raise RedirectError(error, state.redirect_uri, state.state, state.response_mode) from None
 
     def allowed_connectors(self, state: LoginState) -> list[str]:
         client = self.get_client(state.client_id)

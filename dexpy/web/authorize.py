@@ -7,6 +7,7 @@ work (storage, connectors, bcrypt) in the thread pool.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from urllib.parse import quote
 
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
@@ -25,8 +26,10 @@ from dexpy.connectors.manager import UnknownConnector
 from dexpy.oidc.issuance import connector_scopes
 from dexpy.oidc.loginstate import BadLoginState, LoginState
 from dexpy.oidc.provider import AuthorizationResponse, BrowserError, RedirectError
+from dexpy.oidc.sessions import Session, approval_needed
 from dexpy.web.context import Browser, WebState, error_page, web
 from dexpy.web.security import csrf_valid
+from dexpy.web.sessions import current_session, issue_session
 
 router = APIRouter()
 
@@ -79,6 +82,13 @@ async def _run(state: WebState, browser: Browser, func, *args) -> Response:  # t
     return browser.remember(response, state)
 
 
+def _single_sign_on(state: WebState, request: Request, login: LoginState) -> Response | None:
+    """Finish a new authorization request from the browser's session, when the request allows it."""
+    session = current_session(request, state)
+    resumed = state.provider.resume_session(login, session)
+    return None if resumed is None else _after_login(state, resumed, session)
+
+
 def _connector_url(state: WebState, connector_id: str, sealed: str) -> str:
     return state.provider.url(f"/auth/{quote(connector_id, safe='')}?req={sealed}")
 
@@ -97,13 +107,16 @@ async def auth(request: Request) -> Response:
             login = provider.unseal(params["req"][0], browser.binding)
         else:
             login = provider.start_authorization(params, browser.binding)
+            if (done := _single_sign_on(state, request, login)) is not None:
+                return done
         allowed = provider.allowed_connectors(login)
         sealed = provider.seal(login)
         if login.connector_id:
             if login.connector_id not in allowed:
                 raise BrowserError(400, "Requested connector is not allowed for this client.")
             return _see_other(_connector_url(state, login.connector_id, sealed))
-        if len(allowed) == 1 and not provider.config.oauth2.always_show_login_screen:
+        choose = provider.config.oauth2.always_show_login_screen or "select_account" in login.prompt.split()
+        if len(allowed) == 1 and not choose:
             return _see_other(_connector_url(state, allowed[0], sealed))
         records = {r.id: r for r in provider.connectors.records()}
         connectors = [{"id": i, "name": records[i].name, "type": records[i].type,
@@ -134,6 +147,8 @@ async def auth_connector(connector_id: str, request: Request) -> Response:
             login = provider.unseal(params["req"][0], browser.binding)
         else:  # Dex lets clients start at /auth/{connector} with the whole authorization request
             login = provider.start_authorization(params, browser.binding)
+            if (done := _single_sign_on(state, request, login)) is not None:
+                return done
         login, connector = _select_connector(state, login, connector_id)
         sealed = provider.seal(login)
         if isinstance(connector, PasswordConnector):
@@ -189,7 +204,8 @@ async def password_submit(connector_id: str, request: Request) -> Response:
                                                 username, password)
         if identity is None:
             return _password_page(state, browser, connector, request, username=username, invalid=True)
-        return _after_login(state, provider.finish_login(login, connector_id, identity))
+        return _after_login(state, provider.finish_login(login, connector_id, identity),
+                            current_session(request, state))
 
     return await _run(state, browser, step)
 
@@ -208,16 +224,24 @@ async def callback(request: Request) -> Response:
         if not isinstance(connector, CallbackConnector):
             raise BrowserError(400, "This connector does not take callbacks.")
         identity = connector.handle_callback(connector_scopes(login.scopes), params)
-        return _after_login(state, provider.finish_login(login, login.connector_id, identity))
+        return _after_login(state, provider.finish_login(login, login.connector_id, identity),
+                            current_session(request, state))
 
     return await _run(state, browser, step)
 
 
-def _after_login(state: WebState, login: LoginState) -> Response:
+def _after_login(state: WebState, login: LoginState, session: Session | None) -> Response:
     provider = state.provider
-    if provider.needs_approval(login):
+    login = replace(login, session_id=provider.sessions.session_id_for(login, session))
+    if approval_needed(provider.needs_approval(login), login, session):
         return _see_other(provider.url(f"/approval?req={provider.seal(login)}"))
-    return respond(state, provider.authorize(login))
+    return _authorized(state, login, session)
+
+
+def _authorized(state: WebState, login: LoginState, session: Session | None) -> Response:
+    """Issue to the client, and remember in the session cookie that it got tokens (refreshing idle time)."""
+    response = respond(state, state.provider.authorize(login))
+    return issue_session(response, state, state.provider.sessions.recorded(login, session))
 
 
 @router.get("/approval")
@@ -255,6 +279,6 @@ async def approval_submit(request: Request) -> Response:
             raise BadLoginState("not logged in")
         if form.get("approval") != "approve":
             raise provider.deny(login)
-        return respond(state, provider.authorize(login))
+        return _authorized(state, login, current_session(request, state))
 
     return await _run(state, browser, step)

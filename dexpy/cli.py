@@ -17,7 +17,7 @@ from dexpy.upgrade import cli as upgrade_cli
 def _serve(args: argparse.Namespace) -> int:
     from dexpy.config import ConfigError, load_config, with_overrides
     from dexpy.logs import configure as configure_logging
-    from dexpy.server import serve
+    from dexpy.server import StartupError, serve
 
     try:
         config = with_overrides(load_config(args.config), web_http=args.web_http_addr, web_https=args.web_https_addr,
@@ -26,7 +26,11 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"dexpy: invalid config: {exc}", file=sys.stderr)
         return 2
     configure_logging(config.logger)
-    return serve(config, started=time.monotonic())
+    try:
+        return serve(config, started=time.monotonic())
+    except StartupError as exc:
+        print(f"dexpy: cannot start: {exc}", file=sys.stderr)
+        return 1
 
 
 def _version(args: argparse.Namespace) -> int:

@@ -11,14 +11,18 @@ import time
 from collections.abc import Iterator
 
 import uvicorn
+from fastapi import FastAPI
 
 from dexpy.api.server import start_grpc, stop_grpc
 from dexpy.config import Config
+from dexpy.connectors.base import ConnectorError
 from dexpy.runtime import Runtime, build_storage
+from dexpy.storage import StorageError
 from dexpy.telemetry.listener import telemetry_app
 from dexpy.telemetry.storage import InstrumentedStorage
 from dexpy.tls import ReloadingTLS
 from dexpy.web.app import create_app
+from dexpy.web.render import FrontendError
 
 log = logging.getLogger("dexpy")
 
@@ -65,9 +69,21 @@ def listeners(config: Config, app: object, telemetry: object | None = None) -> l
     return servers
 
 
+class StartupError(Exception):
+    """dexpy cannot start; the message says why and what to do."""
+
+
+def open_app(config: Config) -> tuple[Runtime, FastAPI]:
+    """Open storage, connectors and keys and build the app; every expected failure becomes a StartupError."""
+    try:
+        runtime = Runtime.open(config, storage=InstrumentedStorage(build_storage(config)))
+        return runtime, create_app(runtime)
+    except (StorageError, ConnectorError, FrontendError) as exc:
+        raise StartupError(str(exc)) from exc
+
+
 def serve(config: Config, *, started: float) -> int:
-    runtime = Runtime.open(config, storage=InstrumentedStorage(build_storage(config)))
-    app = create_app(runtime)
+    runtime, app = open_app(config)
     servers = listeners(config, app, telemetry_app(runtime.provider))
 
     def stop(sig: int) -> None:

@@ -1,0 +1,67 @@
+"""`dexpy serve` and `dexpy version` as an operator runs them: errors are one line, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.fixtures.dexpy_server import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def dexpy(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dexpy", *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=REPO)
+
+
+def test_version():
+    result = dexpy("version")
+    assert result.returncode == 0 and result.stdout.startswith("dexpy version ")
+
+
+def test_mistyped_key_names_the_file_and_the_key(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("issuer: http://127.0.0.1:1/dex\nstorage: {type: memory}\nweb: {htp: 127.0.0.1:1}\n"
+                      "enablePasswordDB: true\n")
+    result = dexpy("serve", str(config))
+    assert result.returncode == 2
+    assert f"{config}: web.htp: unknown key" in result.stderr and "did you mean 'http'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_storage_that_cannot_open_is_one_line_not_a_traceback(tmp_path):
+    config = tmp_path / "kube.yaml"
+    config.write_text("issuer: http://127.0.0.1:1/dex\nweb: {http: 127.0.0.1:1}\nenablePasswordDB: true\n"
+                      f"storage:\n  type: kubernetes\n  config:\n    kubeConfigFile: {tmp_path}/missing\n")
+    result = dexpy("serve", str(config))
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("dexpy: cannot start: kubeConfigFile")
+    assert "Traceback" not in result.stderr
+
+
+def test_example_config_serves_discovery_with_flag_override(tmp_path):
+    port = free_port()
+    config = (REPO / "config.example.yaml").read_text().replace("file: var/dexpy.db", f"file: {tmp_path}/dexpy.db")
+    (tmp_path / "config.yaml").write_text(config.replace("127.0.0.1:5556", f"127.0.0.1:{port}")
+                                          .replace("telemetry:\n  http: 127.0.0.1:5558", "telemetry: {}"))
+    proc = subprocess.Popen([sys.executable, "-m", "dexpy", "serve", str(tmp_path / "config.yaml"),
+                             "--web-http-addr", f"127.0.0.1:{port}"], cwd=REPO, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/dex/.well-known/openid-configuration")
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and proc.poll() is None, "dexpy serve did not come up"
+                time.sleep(0.1)
+        assert response.json()["issuer"] == f"http://127.0.0.1:{port}/dex"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    assert proc.returncode == 0

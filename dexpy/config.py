@@ -200,6 +200,49 @@ class SessionsConfig:
 
 
 @dataclass
+class LockoutConfig:
+    """dexpy-only: brute-force protection for passwords and client secrets (Dex has none)."""
+
+    enabled: bool = True
+    max_failures: int = 5
+    """Failed attempts per user (or client) before the first lockout."""
+    ip_max_failures: int = 20
+    """Failed attempts per client IP, over all users, before the first lockout."""
+    duration: timedelta = timedelta(minutes=1)
+    """The first lockout; each further failure after a lockout ends doubles it."""
+    max_duration: timedelta = timedelta(minutes=15)
+    failure_window: timedelta = timedelta(minutes=15)
+    """A counter is forgotten this long after its last failure or lockout end."""
+
+
+@dataclass
+class RateLimitConfig:
+    """dexpy-only: per-client-IP token buckets on /auth…, /device/code and /token (each its own bucket)."""
+
+    enabled: bool = True
+    requests_per_second: float = 20.0
+    burst: int = 400
+
+
+@dataclass
+class RequestLimitsConfig:
+    """dexpy-only: the largest request dexpy reads."""
+
+    max_body_bytes: int = 64 * 1024
+    max_headers: int = 100
+    max_params: int = 100
+    """Query plus form parameters."""
+    max_url_bytes: int = field(default=8 * 1024, metadata=key("maxURLBytes"))
+
+
+@dataclass
+class SecurityConfig:
+    lockout: LockoutConfig = field(default_factory=LockoutConfig)
+    rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
+    limits: RequestLimitsConfig = field(default_factory=RequestLimitsConfig)
+
+
+@dataclass
 class Config:
     issuer: str
     storage: StorageConfig
@@ -216,6 +259,8 @@ class Config:
     static_passwords: list[StaticPassword] = field(default_factory=list)
     connectors: list[ConnectorConfig] = field(default_factory=list)
     sessions: SessionsConfig = field(default_factory=SessionsConfig)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
+    """dexpy-only: lockout, rate limits and request size limits (docs/security.md)."""
     source: str = field(default="", metadata={"internal": True})
     """The file this config came from (not a YAML key)."""
 
@@ -667,7 +712,28 @@ def _check_passwords(config: Config, report: Report) -> None:
                 password.hash = normalised
 
 
+def _check_security(config: Config, report: Report) -> None:
+    lockout, rate, limits = config.security.lockout, config.security.rate_limit, config.security.limits
+    counts = {"security.lockout.maxFailures": lockout.max_failures,
+              "security.lockout.ipMaxFailures": lockout.ip_max_failures, "security.rateLimit.burst": rate.burst,
+              "security.limits.maxBodyBytes": limits.max_body_bytes, "security.limits.maxHeaders": limits.max_headers,
+              "security.limits.maxParams": limits.max_params, "security.limits.maxURLBytes": limits.max_url_bytes}
+    for path, value in counts.items():
+        if value < 1:
+            report(path, "must be at least 1")
+    if rate.requests_per_second <= 0:
+        report("security.rateLimit.requestsPerSecond", "must be positive")
+    for path, duration in (("security.lockout.duration", lockout.duration),
+                           ("security.lockout.maxDuration", lockout.max_duration),
+                           ("security.lockout.failureWindow", lockout.failure_window)):
+        if duration <= timedelta(0):
+            report(path, "must be a positive duration")
+    if lockout.max_duration < lockout.duration:
+        report("security.lockout.maxDuration", "must not be shorter than security.lockout.duration")
+
+
 _CHECKS: tuple[Callable[[Config, Report], None], ...] = (
     _check_issuer, _check_storage, _check_web, _check_grpc, _check_oauth2, _check_signer, _check_durations,
     _check_presentation, _check_connectors, _check_clients, _check_passwords,
+    _check_security,
 )

@@ -122,8 +122,11 @@ class OfflineSessions:
     user_id: str
     conn_id: str
     refresh: dict[str, RefreshTokenRef] = field(default_factory=dict)
-    """Keyed by client ID, as Dex keys it."""
+    """Keyed by client ID, as Dex keys it: the newest token of each client."""
     connector_data: bytes = b""
+    tokens: dict[str, RefreshTokenRef] = field(default_factory=dict)
+    """dexpy-only: every live refresh token of the user on the connector, keyed by refresh ID (a user may
+    hold several per client: laptop and phone)."""
 
     KIND: ClassVar[str] = "offlinesessions"
 
@@ -247,7 +250,26 @@ class Revocation:
         return self.id
 
 
-Record = Client | AuthCode | RefreshToken | OfflineSessions | Password | ConnectorRecord | Keys | DeviceRequest | DeviceToken | Revocation
+@dataclass
+class FailureCounter:
+    """dexpy's own: failed password or client-secret attempts for one user, client or client IP, shared by
+    every replica. Written only on failures; forgotten (garbage collected) at `expiry`."""
+
+    id: str
+    """`user:<connector>:<username>`, `client:<client id>` or `ip:<address>`."""
+    failures: int
+    last_failure: datetime
+    expiry: datetime
+    locked_until: datetime = EPOCH
+
+    KIND: ClassVar[str] = "failurecounter"
+
+    @property
+    def key(self) -> str:
+        return self.id
+
+
+Record = Client | AuthCode | RefreshToken | OfflineSessions | Password | ConnectorRecord | Keys | DeviceRequest | DeviceToken | Revocation | FailureCounter
 
 RECORD_KINDS: tuple[type, ...] = (
     Client,
@@ -260,7 +282,8 @@ RECORD_KINDS: tuple[type, ...] = (
     DeviceRequest,
     DeviceToken,
     Revocation,
+    FailureCounter,
 )
 
-EXPIRING_KINDS: tuple[type, ...] = (AuthCode, DeviceRequest, DeviceToken, Revocation)
+EXPIRING_KINDS: tuple[type, ...] = (AuthCode, DeviceRequest, DeviceToken, Revocation, FailureCounter)
 """Kinds whose `expiry` field lets the garbage collector delete them."""

@@ -14,6 +14,7 @@ from dexpy.model import (
     ConnectorRecord,
     DeviceRequest,
     DeviceToken,
+    FailureCounter,
     Keys,
     OfflineSessions,
     Password,
@@ -169,6 +170,11 @@ def revocation(n: int) -> Revocation:
     return Revocation(id=f"grant-{n}", expiry=T0 + timedelta(days=1))
 
 
+def failure_counter(n: int) -> FailureCounter:
+    return FailureCounter(id=f"user:local:user-{n}@example.com", failures=n + 4, last_failure=T0,
+                          expiry=T0 + timedelta(minutes=30), locked_until=T0 + timedelta(minutes=2))
+
+
 SAMPLES: dict[type, Callable[[int], Any]] = {
     Client: client,
     AuthCode: auth_code,
@@ -180,6 +186,7 @@ SAMPLES: dict[type, Callable[[int], Any]] = {
     DeviceRequest: device_request,
     DeviceToken: device_token,
     Revocation: revocation,
+    FailureCounter: failure_counter,
 }
 
 

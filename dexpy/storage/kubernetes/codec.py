@@ -20,6 +20,7 @@ from dexpy.model import (
     ConnectorRecord,
     DeviceRequest,
     DeviceToken,
+    FailureCounter,
     Keys,
     OfflineSessions,
     Password,
@@ -341,3 +342,14 @@ def encode_revocation(v: Revocation) -> JSON:
 def decode_revocation(obj: JSON) -> Revocation:
     r = _Reader(obj)
     return Revocation(id=r.str("id"), expiry=r.time("expiry"))
+
+
+def encode_failure_counter(v: FailureCounter) -> JSON:
+    return {"id": v.id, "failures": v.failures, "lastFailure": format_time(v.last_failure),
+            "lockedUntil": format_time(v.locked_until), "expiry": format_time(v.expiry)}
+
+
+def decode_failure_counter(obj: JSON) -> FailureCounter:
+    r = _Reader(obj)
+    return FailureCounter(id=r.str("id"), failures=r.int("failures"), last_failure=r.time("lastFailure"),
+                          locked_until=r.time("lockedUntil"), expiry=r.time("expiry"))

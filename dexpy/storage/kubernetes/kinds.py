@@ -86,6 +86,8 @@ KINDS: dict[type, KindSpec] = {
                  codec.decode_device_token),
         KindSpec(model.Revocation, DEXPY_GROUP, "Revocation", "revocations", codec.encode_revocation,
                  codec.decode_revocation, names.id_to_name, hashed_name=True),
+        KindSpec(model.FailureCounter, DEXPY_GROUP, "FailureCounter", "failurecounters",
+                 codec.encode_failure_counter, codec.decode_failure_counter, names.id_to_name, hashed_name=True),
     )
 }
 

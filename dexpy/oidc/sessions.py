@@ -89,9 +89,9 @@ class SessionManager:
         """The live session a cookie holds: None when it is not ours, past a lifetime, or logged out."""
         try:
             data = json.loads(sealing.unseal(value, self.state_keys(), _AAD))
-        except sealing.Unsealable:
-            return None
-        session = Session(**{**data, "claims": Claims(**data["claims"])})
+            session = Session(**{**data, "claims": Claims(**data["claims"])})
+        except (sealing.Unsealable, ValueError, TypeError, KeyError):
+            return None  # not ours, or sealed by a version that shaped it differently
         now = self.clock()
         if now >= _at(session.created) + self.config.absolute_lifetime:
             return None

@@ -3,11 +3,18 @@ issuer's path, and a browser-session cookie (the lifetimes are enforced inside t
 
 from __future__ import annotations
 
+import logging
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from dexpy.oidc.sessions import Session
 from dexpy.web.context import WebState
+
+log = logging.getLogger(__name__)
+
+MAX_COOKIE_VALUE = 4000
+"""Browsers drop cookies over 4096 bytes (name and attributes included); a session that big is not set."""
 
 
 def _name(state: WebState) -> str:
@@ -21,8 +28,13 @@ def current_session(request: Request, state: WebState) -> Session | None:
 
 
 def issue_session(response: Response, state: WebState, session: Session) -> Response:
-    response.set_cookie(_name(state), state.provider.sessions.seal(session), httponly=True, samesite="lax",
-                        secure=state.secure_cookies, path=state.cookie_path)
+    value = state.provider.sessions.seal(session)
+    if len(value) > MAX_COOKIE_VALUE:
+        log.warning("session too large for a cookie; single sign-on skipped",
+                    extra={"connector_id": session.connector_id, "size": len(value)})
+        return response
+    response.set_cookie(_name(state), value, httponly=True, samesite="lax", secure=state.secure_cookies,
+                        path=state.cookie_path)
     return response
 
 

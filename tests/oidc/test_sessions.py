@@ -4,6 +4,7 @@ flags and its idle and absolute lifetimes."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 import threading
 import time
@@ -222,3 +223,27 @@ def test_sessions_end_after_their_absolute_lifetime_however_used(tmp_path, clock
             assert "code" in _answer(rp, _visit(rp, prompt="none"))
         clock.advance(timedelta(minutes=50))
         assert _answer(rp, _visit(rp, prompt="none"))["error"] == "login_required"
+
+
+def test_an_altered_session_cookie_is_ignored(tmp_path, clock):
+    with run_dexpy(tmp_path, clock=clock) as server:
+        rp = RelyingParty(server.issuer)
+        rp.login()
+        value = rp.browser.cookies["dexpy_session"]
+        rp.browser.cookies.set("dexpy_session", value[:-3] + ("AAA" if not value.endswith("AAA") else "BBB"),
+                               domain="127.0.0.1", path="/dex")
+        assert [c.value[-3:] for c in rp.browser.cookies.jar if c.name == "dexpy_session"] != [value[-3:]]
+        assert len([c for c in rp.browser.cookies.jar if c.name == "dexpy_session"]) == 1
+        assert _answer(rp, _visit(rp, prompt="none"))["error"] == "login_required"
+
+
+def test_a_session_too_large_for_a_cookie_is_not_set(tmp_path, clock, caplog):
+    with run_dexpy(tmp_path, clock=clock) as server, caplog.at_level(logging.WARNING, logger="dexpy.web.sessions"):
+        server.runtime.storage.create(Password(email="many@example.com", hash=ADMIN_PASSWORD_HASH.encode(),
+                                               username="many", user_id="many-1",
+                                               groups=[f"group-{i:04d}" for i in range(400)]))
+        rp = RelyingParty(server.issuer)
+        seen = _session_cookies(rp)
+        assert "code" in rp.login(username="many@example.com").params  # the login itself works
+        assert seen == []
+        assert [r.getMessage() for r in caplog.records] == ["session too large for a cookie; single sign-on skipped"]

@@ -1,0 +1,49 @@
+"""A storage outage is a 503 with a message (HTML page or `temporarily_unavailable`), never a traceback."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from dexpy.config import load_config
+from dexpy.runtime import build_storage
+from dexpy.storage import Unavailable
+from tests.fixtures.dexpy_server import serve_config, write_config
+from tests.fixtures.rp import RelyingParty
+
+
+class Switchable:
+    """A store that can be made to fail every call, as an unreachable backend does."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.down = threading.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.inner, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self.down.is_set() and name != "close":
+                raise Unavailable("storage backend unreachable (test)")
+            return method(*args, **kwargs)
+
+        return call
+
+
+def test_outage_answers_503_and_recovers(tmp_path):
+    config = load_config(str(write_config(tmp_path)))
+    storage = Switchable(build_storage(config))
+    with serve_config(config, storage=storage) as server:  # type: ignore[arg-type]
+        rp = RelyingParty(server.issuer)
+        login = rp.login()
+        storage.down.set()
+        token = rp.exchange(login)
+        assert token.status_code == 503 and token.json()["error"] == "temporarily_unavailable"
+        page = rp.browse(rp.auth_url(state="s"))
+        assert page.status_code == 503 and "temporarily unavailable" in page.text
+        assert "Traceback" not in page.text
+        health = rp.http.get(f"{server.issuer}/healthz")
+        assert health.status_code == 503
+        storage.down.clear()
+        assert rp.exchange(login).status_code == 200  # the code was not consumed by the failed attempt
+        assert rp.http.get(f"{server.issuer}/healthz").status_code == 200

@@ -20,7 +20,7 @@ from dexpy.api import API_VERSION, pb, rpc
 from dexpy.api import validate as v
 from dexpy.ids import new_id
 from dexpy.logs import audit
-from dexpy.model import Client, ConnectorRecord, OfflineSessions, Password, RefreshToken, offline_session_key
+from dexpy.model import Client, ConnectorRecord, Password
 from dexpy.oidc.provider import Provider
 from dexpy.oidc.wire import decode_subject
 from dexpy.storage import AlreadyExists, Conflict, Invalid, NotFound, Storage, Unavailable
@@ -285,35 +285,17 @@ class DexService(rpc.DexServicer):  # type: ignore[misc]
     @_statuses
     def ListRefresh(self, request: Any, context: grpc.ServicerContext) -> Any:
         user_id, conn_id = _subject(request.user_id)
-        try:
-            sessions = self.storage.get(OfflineSessions, offline_session_key(user_id, conn_id))
-        except NotFound:
-            return pb.ListRefreshResp()
-        refs = [pb.RefreshTokenRef(id=r.id, client_id=r.client_id, created_at=int(r.created_at.timestamp()),
-                                   last_used=int(r.last_used.timestamp())) for r in sessions.refresh.values()]
+        refs = [pb.RefreshTokenRef(id=t.id, client_id=t.client_id, created_at=int(t.created_at.timestamp()),
+                                   last_used=int(t.last_used.timestamp()))
+                for t in self.provider.issuance.list_user_refresh(user_id, conn_id)]
         return pb.ListRefreshResp(refresh_tokens=refs)
 
     @_statuses
     def RevokeRefresh(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Revoke every refresh token the user holds for the client (each device's), and their grants."""
         user_id, conn_id = _subject(request.user_id)
-        removed: dict[str, str] = {}
-
-        def unlink(current: OfflineSessions) -> OfflineSessions:
-            ref = current.refresh.get(request.client_id)
-            if ref is None:
-                raise NotFound(request.client_id)
-            removed["id"] = ref.id
-            return replace(current, refresh={k: r for k, r in current.refresh.items() if k != request.client_id})
-
-        try:
-            self.storage.update(OfflineSessions, offline_session_key(user_id, conn_id), unlink)
-        except NotFound:
+        if not self.provider.issuance.revoke_user_refresh(user_id, conn_id, request.client_id):
             return pb.RevokeRefreshResp(not_found=True)
-        try:
-            grant_id = self.storage.get(RefreshToken, removed["id"]).grant_id
-        except NotFound:
-            grant_id = ""
-        self.provider.issuance.revoke_grant(grant_id, removed["id"])
         audit("revocation", user_id=user_id, connector_id=conn_id, client_id=request.client_id,
               remote_addr=context.peer())
         return pb.RevokeRefreshResp()

@@ -22,15 +22,8 @@ from dexpy.config import RefreshTokenExpiry
 from dexpy.connectors.base import Identity, IdentityGone, RefreshConnector, Scopes
 from dexpy.connectors.manager import ConnectorManager
 from dexpy.ids import new_id, new_secret_id
-from dexpy.model import (
-    AuthCode,
-    Claims,
-    OfflineSessions,
-    RefreshToken,
-    RefreshTokenRef,
-    Revocation,
-    offline_session_key,
-)
+from dexpy.model import AuthCode, Claims, RefreshToken, Revocation
+from dexpy.oidc import offline
 from dexpy.oidc import scopes as sc
 from dexpy.oidc.tokens import Subject, TokenIssuer
 from dexpy.oidc.wire import decode_refresh_token, encode_refresh_token
@@ -135,39 +128,34 @@ class Issuance:
             session_id=subject.session_id,
         )
         self.storage.create(record)
-        replaced = self._link_offline_session(record, connector_data)
-        if replaced and replaced != record.id:
-            self._delete_refresh(replaced)
+        for dropped in offline.link(self.storage, record, connector_data):
+            self._delete_record(dropped)
         return encode_refresh_token(record.id, record.token)
 
-    def _link_offline_session(self, record: RefreshToken, connector_data: bytes) -> str:
-        """Point the (user, connector) OfflineSessions at `record` for its client; return the id it replaced."""
-        ref = RefreshTokenRef(id=record.id, client_id=record.client_id, created_at=record.created_at,
-                              last_used=record.last_used)
-        user_id, conn_id = record.claims.user_id, record.connector_id
-        previous: dict[str, str] = {}
-
-        def link(current: OfflineSessions) -> OfflineSessions:
-            old = current.refresh.get(record.client_id)
-            previous["id"] = old.id if old else ""
-            return replace(current, refresh={**current.refresh, record.client_id: ref},
-                           connector_data=connector_data or current.connector_data)
-
+    def _delete_record(self, refresh_id: str) -> RefreshToken | None:
         try:
-            self.storage.update(OfflineSessions, offline_session_key(user_id, conn_id), link)
-        except NotFound:
-            try:
-                self.storage.create(OfflineSessions(user_id=user_id, conn_id=conn_id,
-                                                    refresh={record.client_id: ref}, connector_data=connector_data))
-            except AlreadyExists:
-                return self._link_offline_session(record, connector_data)
-        return previous.get("id", "")
-
-    def _delete_refresh(self, refresh_id: str) -> None:
-        try:
+            record = self.storage.get(RefreshToken, refresh_id)
             self.storage.delete(RefreshToken, refresh_id)
         except NotFound:
-            pass
+            return None
+        return record
+
+    def _delete_refresh(self, refresh_id: str) -> None:
+        """Delete a refresh token and its link from the user's OfflineSessions."""
+        if (record := self._delete_record(refresh_id)) is not None:
+            offline.unlink(self.storage, record)
+
+    def list_user_refresh(self, user_id: str, connector_id: str) -> list[RefreshToken]:
+        """Every live refresh token of the user on the connector, oldest first."""
+        return offline.live_tokens(self.storage, user_id, connector_id)
+
+    def revoke_user_refresh(self, user_id: str, connector_id: str, client_id: str | None = None) -> int:
+        """Revoke the user's refresh tokens on the connector (of one client, or all) and their grants;
+        return how many there were."""
+        tokens = [t for t in self.list_user_refresh(user_id, connector_id) if client_id in (None, t.client_id)]
+        for token in tokens:
+            self.revoke_grant(token.grant_id, token.id)
+        return len(tokens)
 
     def find_refresh(self, value: str) -> tuple[RefreshToken, str]:
         """The stored token a presented value names and the secret presented; InvalidGrantError when it is

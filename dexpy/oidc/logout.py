@@ -20,7 +20,7 @@ import httpx
 from joserfc import jwt
 
 from dexpy.logs import audit
-from dexpy.model import Client, OfflineSessions, RefreshToken, offline_session_key
+from dexpy.model import Client
 from dexpy.oidc.issuance import Issuance
 from dexpy.oidc.redirects import with_params
 from dexpy.oidc.sessions import Session
@@ -122,23 +122,9 @@ class Logout:
         return deliveries
 
     def _refresh_ids(self, session: Session) -> list[str]:
-        """The refresh tokens issued in the session (found through the user's OfflineSessions)."""
-        try:
-            offline = self.storage.get(OfflineSessions,
-                                       offline_session_key(session.claims.user_id, session.connector_id))
-        except NotFound:
-            return []
-        ids = []
-        for cid in session.consents:
-            ref = offline.refresh.get(cid)
-            if ref is None:
-                continue
-            try:
-                if self.storage.get(RefreshToken, ref.id).session_id == session.sid:
-                    ids.append(ref.id)
-            except NotFound:
-                continue
-        return ids
+        """The refresh tokens issued in the session (every device's, found through the user's OfflineSessions)."""
+        return [t.id for t in self.issuance.list_user_refresh(session.claims.user_id, session.connector_id)
+                if t.session_id == session.sid]
 
     def logout_token(self, session: Session, client_id: str) -> str:
         """A logout token (Back-Channel Logout §2.4): no nonce, typ `logout+jwt`."""

@@ -76,7 +76,7 @@ class GarbageCollector:
         key = offline_session_key(token.claims.user_id, token.connector_id)
         try:
             sessions = self._storage.get(OfflineSessions, key)
-            if any(ref.id == token.id for ref in sessions.refresh.values()):
+            if token.id in sessions.tokens or any(ref.id == token.id for ref in sessions.refresh.values()):
                 self._storage.update(OfflineSessions, key, lambda s: _without_ref(s, token.id))
         except NotFound:
             pass
@@ -105,4 +105,5 @@ class GarbageCollector:
 
 def _without_ref(sessions: OfflineSessions, refresh_id: str) -> OfflineSessions:
     refs = {client: ref for client, ref in sessions.refresh.items() if ref.id != refresh_id}
-    return dataclasses.replace(sessions, refresh=refs)
+    tokens = {key: ref for key, ref in sessions.tokens.items() if key != refresh_id}
+    return dataclasses.replace(sessions, refresh=refs, tokens=tokens)

@@ -104,6 +104,7 @@ def offline_sessions(n: int) -> OfflineSessions:
         conn_id="ldap",
         refresh={"client-1": ref, "client-2": other},
         connector_data=b"\x01\x02",
+        tokens={ref.id: ref, other.id: other},
     )
 
 

@@ -212,29 +212,38 @@ def decode_refresh_token(obj: JSON) -> RefreshToken:
     )
 
 
-def encode_offline_sessions(o: OfflineSessions) -> JSON:
-    refresh = {
-        client_id: {
+def _encode_refs(refs: dict[str, RefreshTokenRef]) -> JSON:
+    return {
+        key: {
             "ID": ref.id,
             "ClientID": ref.client_id,
             "CreatedAt": format_time(ref.created_at),
             "LastUsed": format_time(ref.last_used),
         }
-        for client_id, ref in o.refresh.items()
+        for key, ref in refs.items()
     }
-    return _omitempty({}, userID=o.user_id, connID=o.conn_id, refresh=refresh, connectorData=encode_bytes(o.connector_data))
+
+
+def _decode_refs(refs: _Reader) -> dict[str, RefreshTokenRef]:
+    out = {}
+    for key in refs.body:
+        ref = refs.sub(key)
+        out[key] = RefreshTokenRef(
+            id=ref.str("ID"), client_id=ref.str("ClientID"), created_at=ref.time("CreatedAt"), last_used=ref.time("LastUsed")
+        )
+    return out
+
+
+def encode_offline_sessions(o: OfflineSessions) -> JSON:
+    body = _omitempty({}, userID=o.user_id, connID=o.conn_id, refresh=_encode_refs(o.refresh),
+                      connectorData=encode_bytes(o.connector_data))
+    return body | _extension(tokens=_encode_refs(o.tokens))
 
 
 def decode_offline_sessions(obj: JSON) -> OfflineSessions:
-    r = _Reader(obj)
-    refs = r.sub("refresh")
-    refresh = {}
-    for client_id in refs.body:
-        ref = refs.sub(client_id)
-        refresh[client_id] = RefreshTokenRef(
-            id=ref.str("ID"), client_id=ref.str("ClientID"), created_at=ref.time("CreatedAt"), last_used=ref.time("LastUsed")
-        )
-    return OfflineSessions(user_id=r.str("userID"), conn_id=r.str("connID"), refresh=refresh, connector_data=r.bytes("connectorData"))
+    r, ext = _Reader(obj), _Reader(obj).sub(EXTENSION)
+    return OfflineSessions(user_id=r.str("userID"), conn_id=r.str("connID"), refresh=_decode_refs(r.sub("refresh")),
+                           connector_data=r.bytes("connectorData"), tokens=_decode_refs(ext.sub("tokens")))
 
 
 def encode_password(p: Password) -> JSON:

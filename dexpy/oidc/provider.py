@@ -40,6 +40,8 @@ from dexpy.oidc.redirects import OOB_URI, redirect_uri_allowed, with_params
 from dexpy.oidc.server import DexpyAuthorizationServer
 from dexpy.oidc.sessions import HINT_SUBJECT, Session, SessionManager, check_prompt
 from dexpy.oidc.tokens import InvalidToken, Subject, TokenIssuer
+from dexpy.security.clientip import client_ip
+from dexpy.security.lockout import Lockout, ip_target, user_target
 from dexpy.storage import NotFound, Storage
 
 log = logging.getLogger(__name__)
@@ -125,6 +127,7 @@ class Provider:
         self.tokens = TokenIssuer(self.issuer, self.keys, clock, config.expiry.id_tokens)
         self.connectors = ConnectorManager(storage)
         self.issuance = Issuance(storage, self.tokens, self.connectors, clock, config.expiry.refresh_tokens)
+        self.lockout = Lockout(storage, clock, config.security.lockout)
         self.grant_types = resolve_grant_types(config)
         self.response_types = frozenset(" ".join(sorted(rt.split())) for rt in config.oauth2.response_types)
         self.server = self._authorization_server()
@@ -133,7 +136,7 @@ class Provider:
         self.logout = Logout(storage, self.tokens, self.issuance)
 
     def _authorization_server(self) -> DexpyAuthorizationServer:
-        server = DexpyAuthorizationServer(self.storage, self.grant_types,
+        server = DexpyAuthorizationServer(self.storage, self.grant_types, self.lockout,
                                           insecure_transport=self.issuer.startswith("http:"))
         server.issuance = self.issuance  # type: ignore[attr-defined]
         server.password_connector = self.config.oauth2.password_connector  # type: ignore[attr-defined]
@@ -308,8 +311,12 @@ class Provider:
 
     def login_with_password(self, connector_id: str, connector: PasswordConnector, scopes: Scopes, username: str,
                             password: str) -> Identity | None:
-        """The one place a password is checked (login form and password grant alike)."""
-        return connector.login(scopes, username, password)
+        """The one place a password is checked (login form and password grant alike). Repeated failures lock
+        the user and the client IP out for a while; locked or not, the password is checked, so that the answer
+        takes the same time, and refused alike."""
+        attempt = self.lockout.begin([user_target(connector_id, username), ip_target(client_ip())])
+        identity = connector.login(scopes, username, password)
+        return identity if attempt.finish(identity is not None) else None
 
     def finish_login(self, state: LoginState, connector_id: str, identity: Identity) -> LoginState:
         log.info("login successful", extra={"connector_id": connector_id, "client_id": state.client_id})

@@ -19,6 +19,8 @@ from authlib.oauth2.rfc6749.errors import InvalidClientError
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 
 from dexpy.model import Client
+from dexpy.security.clientip import client_ip
+from dexpy.security.lockout import Lockout, client_target, ip_target
 from dexpy.storage import NotFound, Storage
 
 # authlib logs issued tokens at debug level; tokens must never reach the logs.
@@ -76,14 +78,33 @@ def authenticate_public(query_client: Callable[[str], ClientModel | None], reque
 
 
 class DexpyAuthorizationServer(AuthorizationServer):
-    def __init__(self, storage: Storage, grant_types: frozenset[str], *, insecure_transport: bool) -> None:
+    def __init__(self, storage: Storage, grant_types: frozenset[str], lockout: Lockout, *,
+                 insecure_transport: bool) -> None:
         super().__init__(scopes_supported=None)
         self.storage = storage
+        self.lockout = lockout
         self.grant_types = grant_types
         if insecure_transport:
             # An http:// issuer is the operator's choice (local runs, TLS at an ingress), as in Dex.
             os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
         self.register_client_auth_method("none", authenticate_public)
+
+    def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> ClientModel:
+        """authlib's client authentication, with brute-force lockout per client id and client IP: a locked
+        client is refused like a wrong secret, though the secret is still checked (the same answer time)."""
+        basic_id, _ = extract_basic_authorization(request.headers)
+        client_id = basic_id or request.payload.client_id or ""
+        targets = [client_target(client_id)] if client_id else []
+        attempt = self.lockout.begin([*targets, ip_target(client_ip())])
+        try:
+            client: ClientModel = super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError:
+            attempt.finish(False)
+            raise
+        if not attempt.finish(True):
+            raise InvalidClientError(status_code=401 if "client_secret_basic" in methods else 400,
+                                     description=f"The client cannot authenticate with methods: {methods}")
+        return client
 
     def query_client(self, client_id: str) -> ClientModel | None:
         try:

@@ -12,6 +12,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from dexpy.runtime import Runtime
+from dexpy.security.clientip import ClientIPMiddleware
+from dexpy.security.limits import RequestLimitsMiddleware
+from dexpy.security.ratelimit import RateLimitMiddleware
 from dexpy.storage import StorageError
 from dexpy.telemetry.events import WebObserver
 from dexpy.telemetry.http import TelemetryMiddleware
@@ -61,6 +64,10 @@ def create_app(runtime: Runtime, *, background: bool = True) -> FastAPI:
     if config.web.allowed_origins:
         app.add_middleware(CORSMiddleware, allow_origins=config.web.allowed_origins,
                            allow_headers=config.web.allowed_headers, allow_methods=["GET", "POST"])
+    # Outermost last: client IP → telemetry → security headers → size limits → rate limits → (CORS) → routes.
+    app.add_middleware(RateLimitMiddleware, config=config.security.rate_limit, prefix=prefix)
+    app.add_middleware(RequestLimitsMiddleware, config=config.security.limits, prefix=prefix)
     app.add_middleware(SecurityHeaders, extra=config.web.headers, https=provider.issuer.startswith("https:"))
     app.add_middleware(TelemetryMiddleware, prefix=prefix, observer=WebObserver(provider))
+    app.add_middleware(ClientIPMiddleware, config=config.web.client_remote_ip)
     return app

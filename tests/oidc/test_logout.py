@@ -61,7 +61,8 @@ def test_logout_with_a_hint_ends_the_session_and_its_tokens(tmp_path, clock, cap
     with run_dexpy(tmp_path, clock=clock) as server, caplog.at_level(logging.INFO, logger="dexpy.audit"):
         rp = _client(server, "portal")
         tokens = rp.id_token(rp.login(scope=OFFLINE))
-        assert _has_session(rp)
+        again = rp.id_token(rp.login(scope=OFFLINE, password="not-asked"))  # a second login in the session
+        assert again["refresh_token"] != tokens["refresh_token"] and _has_session(rp)
         response = rp.browser.get(rp.logout_url(id_token_hint=tokens["id_token"], state="bye",
                                                 post_logout_redirect_uri=_logged_out_uri(rp)))
         assert response.status_code == 303
@@ -78,8 +79,9 @@ def test_logout_with_a_hint_ends_the_session_and_its_tokens(tmp_path, clock, cap
         # the revocation record is collected once the access tokens are dead; the refresh token stays dead
         clock.advance(timedelta(days=2))
         assert GarbageCollector(server.runtime.storage, clock).sweep_once()["revocation"] == 1
-        refreshed = rp.token(grant_type="refresh_token", refresh_token=tokens["refresh_token"])
-        assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
+        for refresh_token in (tokens["refresh_token"], again["refresh_token"]):
+            refreshed = rp.token(grant_type="refresh_token", refresh_token=refresh_token)
+            assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
 
 
 def test_unregistered_post_logout_redirect_uris_are_refused(tmp_path, clock):

@@ -7,8 +7,10 @@ with `isinstance` (the Protocols are runtime-checkable).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from typing import Any, Protocol, runtime_checkable
+
+from dexpy.model import Claims
 
 
 @dataclass(frozen=True)
@@ -20,15 +22,17 @@ class Scopes:
 
 
 @dataclass
-class Identity:
-    user_id: str
-    username: str = ""
-    preferred_username: str = ""
-    email: str = ""
-    email_verified: bool = False
-    groups: list[str] = field(default_factory=list)
+class Identity(Claims):
+    """What a connector says about a user: the claims, plus data the connector wants back at refresh."""
+
     connector_data: bytes = b""
-    """Opaque data the connector wants back at refresh time."""
+
+    def claims(self) -> Claims:
+        return Claims(**{f.name: getattr(self, f.name) for f in fields(Claims)})
+
+    @classmethod
+    def of(cls, claims: Claims, connector_data: bytes = b"") -> Identity:
+        return cls(**{f.name: getattr(claims, f.name) for f in fields(Claims)}, connector_data=connector_data)
 
 
 class ConnectorError(Exception):

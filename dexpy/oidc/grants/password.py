@@ -10,7 +10,7 @@ from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from dexpy.connectors.base import Identity, PasswordConnector
 from dexpy.ids import new_id
 from dexpy.oidc.grants.base import TOKEN_AUTH_METHODS, IssuanceMixin
-from dexpy.oidc.issuance import NO_STORE_HEADERS, claims_of, connector_scopes
+from dexpy.oidc.issuance import NO_STORE_HEADERS, connector_scopes
 from dexpy.oidc.scopes import check_requested_scopes, split_scopes
 from dexpy.oidc.tokens import Subject
 
@@ -50,7 +50,7 @@ class PasswordGrant(IssuanceMixin, grants.ResourceOwnerPasswordCredentialsGrant)
         identity: Identity = self.request.user
         scopes = self._scopes
         connector_id = self.server.password_connector  # type: ignore[attr-defined]
-        subject = Subject(claims=claims_of(identity), connector_id=connector_id, scopes=scopes,
+        subject = Subject(claims=identity.claims(), connector_id=connector_id, scopes=scopes,
                           client_id=self.request.client.get_client_id(), grant_id=new_id())
         refresh_value = ""
         if self.issuance.wants_refresh(scopes, connector_id):

@@ -54,7 +54,10 @@ class Listener(uvicorn.Server):
 
 def listeners(config: Config, app: object, telemetry: object | None = None) -> list[uvicorn.Server]:
     servers = []
-    common = {"log_config": None, "access_log": False, "lifespan": "off", "server_header": False}
+    # proxy_headers off: uvicorn would trust X-Forwarded-For from loopback peers; dexpy's ClientIPMiddleware
+    # honours web.clientRemoteIP only.
+    common = {"log_config": None, "access_log": False, "lifespan": "off", "server_header": False,
+              "proxy_headers": False}
     if config.web.http:
         host, port = split_addr(config.web.http)
         servers.append(Listener(uvicorn.Config(app, host=host, port=port, **common)))  # type: ignore[arg-type]

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 
-from dexpy.clock import FrozenClock
-from tests.fixtures.dexpy_server import DexpyServer, run_dexpy
+from dexpy.clock import Clock, FrozenClock
+from dexpy.config import load_config
+from tests.fixtures.dexpy_server import DexpyServer, run_dexpy, serve_config, write_config
 from tests.fixtures.rp import RelyingParty, form_action, form_fields
 
 NO_RATE_LIMIT = """
@@ -58,3 +60,11 @@ _VARYING = re.compile(r'(req=|name="csrf_token" value=")[^"&]*')
 def comparable(response: httpx.Response) -> str:
     """The page without what differs per request (sealed login state, CSRF token)."""
     return _VARYING.sub(r"\1…", response.text)
+
+
+def run_with_web(tmp_path: Path, yaml: str, clock: Clock) -> AbstractContextManager[DexpyServer]:
+    """Like run_dexpy, with the `web:` part of `yaml` merged into the base config's (a key may not repeat)."""
+    top, web = yaml.split("web:\n", 1)
+    path = write_config(tmp_path, top)
+    path.write_text(path.read_text().replace("web:\n", "web:\n" + web, 1))
+    return serve_config(load_config(str(path)), clock=clock)

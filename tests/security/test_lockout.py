@@ -18,7 +18,7 @@ from dexpy.model import FailureCounter
 from dexpy.runtime import build_storage
 from tests.fixtures.dexpy_server import CLIENT_SECRET, serve_config, write_config
 from tests.fixtures.rp import RelyingParty
-from tests.security.conftest import NO_RATE_LIMIT, comparable, submit_password
+from tests.security.conftest import NO_RATE_LIMIT, comparable, run_with_web, submit_password
 
 ADMIN = "admin@example.com"
 RIGHT = "password"
@@ -120,14 +120,6 @@ def test_the_ip_counter_follows_the_trusted_proxy_header(tmp_path, clock):
         assert elsewhere.status_code == 401  # the proxy appended .7 last: that is the client
         other = submit_password(rp, ADMIN, RIGHT, headers={"X-Forwarded-For": "203.0.113.7, 198.51.100.9"})
         assert other.status_code == 303
-
-
-def run_with_web(tmp_path: Path, yaml: str, clock: FrozenClock):  # type: ignore[no-untyped-def]
-    """run_dexpy, but `web:` merged into the base config's (the extra YAML may not repeat the key)."""
-    path = write_config(tmp_path, yaml.split("web:\n", 1)[0])
-    text = path.read_text().replace("web:\n", "web:\n" + yaml.split("web:\n", 1)[1], 1)
-    path.write_text(text)
-    return serve_config(load_config(str(path)), clock=clock)
 
 
 def test_password_grant_shares_the_lockout(rp, dexpy):

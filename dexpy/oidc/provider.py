@@ -23,15 +23,18 @@ from authlib.oauth2.rfc6749.errors import (
 )
 
 from dexpy.clock import Clock, system_clock
-from dexpy.config import Config
+from dexpy.config import DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT, Config
 from dexpy.connectors.base import Identity, PasswordConnector, Scopes
 from dexpy.connectors.manager import ConnectorManager
 from dexpy.ids import new_id
 from dexpy.model import AuthCode, Client
 from dexpy.oidc import scopes as sc
 from dexpy.oidc.grants.authorization_code import AuthorizationCodeGrant, pkce
+from dexpy.oidc.grants.client_credentials import ClientCredentialsGrant
+from dexpy.oidc.grants.device_code import DeviceCodeGrant
 from dexpy.oidc.grants.password import PasswordGrant
 from dexpy.oidc.grants.refresh_token import RefreshTokenGrant
+from dexpy.oidc.grants.token_exchange import TokenExchangeGrant
 from dexpy.oidc.issuance import Issuance, claims_of
 from dexpy.oidc.keys import KeyManager
 from dexpy.oidc.loginstate import LoginState, seal, unseal
@@ -53,7 +56,9 @@ GRANT_AUTHORIZATION_CODE = "authorization_code"
 GRANT_REFRESH_TOKEN = "refresh_token"
 GRANT_PASSWORD = "password"
 GRANT_IMPLICIT = "implicit"
-SUPPORTED_GRANTS = (GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, GRANT_PASSWORD, GRANT_IMPLICIT)
+GRANT_CLIENT_CREDENTIALS = "client_credentials"
+SUPPORTED_GRANTS = (GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, GRANT_PASSWORD, GRANT_IMPLICIT, DEVICE_CODE_GRANT,
+                    TOKEN_EXCHANGE_GRANT, GRANT_CLIENT_CREDENTIALS)
 RESPONSE_MODES = ("query", "fragment", "form_post")
 
 
@@ -103,8 +108,12 @@ def _single(params: Mapping[str, list[str]], name: str) -> str:
 
 
 def resolve_grant_types(config: Config) -> frozenset[str]:
-    """Dex's `supportedTypes`: the grants the configuration enables, narrowed by `oauth2.grantTypes`."""
-    grants = {GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN}
+    """Dex's `supportedTypes`: the grants the configuration enables, narrowed by `oauth2.grantTypes`.
+
+    Unlike Dex (where it takes `DEX_CLIENT_CREDENTIAL_GRANT_ENABLED_BY_DEFAULT`), client_credentials is on
+    when `oauth2.grantTypes` is empty: only confidential clients can use it, for tokens about themselves."""
+    grants = {GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT,
+              GRANT_CLIENT_CREDENTIALS}
     if any("token" in rt.split() for rt in config.oauth2.response_types):
         grants.add(GRANT_IMPLICIT)
     if config.oauth2.password_connector:
@@ -148,6 +157,12 @@ class Provider:
             server.register_grant(RefreshTokenGrant)
         if GRANT_PASSWORD in self.grant_types:
             server.register_grant(PasswordGrant)
+        if DEVICE_CODE_GRANT in self.grant_types:
+            server.register_grant(DeviceCodeGrant)
+        if GRANT_CLIENT_CREDENTIALS in self.grant_types:
+            server.register_grant(ClientCredentialsGrant)
+        if TOKEN_EXCHANGE_GRANT in self.grant_types:
+            server.register_grant(TokenExchangeGrant)
         return server
 
     def url(self, path: str) -> str:
@@ -173,6 +188,8 @@ class Provider:
             "token_endpoint": self.url("/token"),
             "jwks_uri": self.url("/keys"),
             "userinfo_endpoint": self.url("/userinfo"),
+            **({"device_authorization_endpoint": self.url("/device/code")}
+               if DEVICE_CODE_GRANT in self.grant_types else {}),
             "end_session_endpoint": self.url("/logout"),
             "backchannel_logout_supported": True,
             "backchannel_logout_session_supported": True,

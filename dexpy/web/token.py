@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
@@ -10,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from dexpy.connectors.base import ConnectorUnavailable
 from dexpy.storage import Conflict, Unavailable
-from dexpy.web.adapter import oauth2_request
+from dexpy.web.adapter import FormRequest, oauth2_request
 from dexpy.web.context import oauth_json_error, web
 
 router = APIRouter()
@@ -21,10 +23,16 @@ log = logging.getLogger(__name__)
 async def token(request: Request) -> Response:
     provider = web(request).provider
     oauth_request = await oauth2_request(request, provider.url("/token"))
+    return await oauth_response(provider.server.create_token_response, oauth_request)
+
+
+async def oauth_response(endpoint: Callable[[FormRequest], tuple[int, Any, list[tuple[str, str]]]],
+                         oauth_request: FormRequest) -> Response:
+    """Run an authlib-style endpoint in the thread pool; a no-store JSON answer, outages as 503."""
     try:
-        status, body, headers = await run_in_threadpool(provider.server.create_token_response, oauth_request)
+        status, body, headers = await run_in_threadpool(endpoint, oauth_request)
     except (Unavailable, ConnectorUnavailable) as exc:
-        log.warning("token request failed: upstream unavailable: %s", exc)
+        log.warning("%s failed: upstream unavailable: %s", oauth_request.uri, exc)
         return oauth_json_error(503, "temporarily_unavailable", "The service is temporarily unavailable.",
                                 {"Retry-After": "1"})
     except Conflict:

@@ -10,7 +10,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from dexpy.ids import new_id
 from dexpy.model import AuthCode
 from dexpy.oidc.grants.base import TOKEN_AUTH_METHODS, IssuanceMixin
-from dexpy.oidc.issuance import NO_STORE_HEADERS
+from dexpy.oidc.issuance import NO_STORE_HEADERS, Issuance
 from dexpy.oidc.tokens import Subject
 from dexpy.storage import NotFound
 
@@ -63,13 +63,18 @@ class AuthorizationCodeGrant(IssuanceMixin, grants.AuthorizationCodeGrant):
         return CodeModel(stored)
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
-        code: AuthCode = self.request.authorization_code.code
-        subject = subject_of(code)
-        want_refresh = self.issuance.wants_refresh(code.scopes, code.connector_id)
-        refresh_id = new_id() if want_refresh else ""
-        self.issuance.redeem_code(code, refresh_id)
-        refresh_value = self.issuance.create_refresh(subject, code.connector_data, refresh_id) if want_refresh else ""
-        return 200, self.issuance.token_response(subject, code=code.id, refresh_value=refresh_value), NO_STORE_HEADERS
+        return 200, redeem(self.issuance, self.request.authorization_code.code), NO_STORE_HEADERS
+
+
+def redeem(issuance: Issuance, code: AuthCode) -> dict[str, Any]:
+    """Spend a checked code: mark it used, store the refresh token it grants, and build the token response
+    (the code grant, and the device callback)."""
+    subject = subject_of(code)
+    want_refresh = issuance.wants_refresh(code.scopes, code.connector_id)
+    refresh_id = new_id() if want_refresh else ""
+    issuance.redeem_code(code, refresh_id)
+    refresh_value = issuance.create_refresh(subject, code.connector_data, refresh_id) if want_refresh else ""
+    return issuance.token_response(subject, code=code.id, refresh_value=refresh_value)
 
 
 def pkce() -> CodeChallenge:

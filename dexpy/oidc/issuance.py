@@ -180,9 +180,27 @@ class Issuance:
             self.revoke_grant(record.grant_id, record.id)
         raise InvalidGrantError("Refresh token is invalid or has already been claimed by another client.")
 
+    def live_refresh(self, value: str) -> RefreshToken | None:
+        """The stored token a presented value names if it still works (current, or just rotated away within
+        the reuse interval; unexpired; its session not ended), else None. No side effects: for revocation
+        and introspection."""
+        refresh_id, presented = decode_refresh_token(value)
+        if not (refresh_id and presented):
+            return None
+        try:
+            record = self.storage.get(RefreshToken, refresh_id)
+        except NotFound:
+            return None
+        now = self.clock()
+        if refresh_token_expired(record, self.policy, now) or self.is_revoked({"sid": record.session_id}):
+            return None
+        if hmac_equal(presented, record.token) or self._within_reuse(record, presented, now):
+            return record
+        return None
+
     def _within_reuse(self, record: RefreshToken, presented: str, now: datetime) -> bool:
         return (
-            bool(record.obsolete_token)
+            bool(record.obsolete_token and self.policy.reuse_interval)  # 0 disables reuse, as in Dex
             and hmac_equal(presented, record.obsolete_token)
             and now <= record.last_used + self.policy.reuse_interval
         )
@@ -250,7 +268,7 @@ class Issuance:
             pass
 
     def is_revoked(self, claims: dict[str, Any]) -> bool:
-        for claim in ("gid", "sid"):
+        for claim in ("gid", "sid", "jti"):
             value = claims.get(claim)
             if isinstance(value, str) and value:
                 try:

@@ -30,16 +30,19 @@ from dexpy.ids import new_id
 from dexpy.model import AuthCode, Client
 from dexpy.oidc import scopes as sc
 from dexpy.oidc.grants.authorization_code import AuthorizationCodeGrant, pkce
+from dexpy.oidc.grants.base import TOKEN_AUTH_METHODS
 from dexpy.oidc.grants.client_credentials import ClientCredentialsGrant
 from dexpy.oidc.grants.device_code import DeviceCodeGrant
 from dexpy.oidc.grants.password import PasswordGrant
 from dexpy.oidc.grants.refresh_token import RefreshTokenGrant
 from dexpy.oidc.grants.token_exchange import TokenExchangeGrant
+from dexpy.oidc.introspection import IntrospectionEndpoint
 from dexpy.oidc.issuance import Issuance, claims_of
 from dexpy.oidc.keys import KeyManager
 from dexpy.oidc.loginstate import LoginState, seal, unseal
 from dexpy.oidc.logout import Logout
 from dexpy.oidc.redirects import OOB_URI, redirect_uri_allowed, with_params
+from dexpy.oidc.revocation import RevocationEndpoint
 from dexpy.oidc.server import DexpyAuthorizationServer
 from dexpy.oidc.sessions import HINT_SUBJECT, Session, SessionManager, check_prompt
 from dexpy.oidc.tokens import InvalidToken, Subject, TokenIssuer
@@ -163,6 +166,8 @@ class Provider:
             server.register_grant(ClientCredentialsGrant)
         if TOKEN_EXCHANGE_GRANT in self.grant_types:
             server.register_grant(TokenExchangeGrant)
+        server.register_endpoint(RevocationEndpoint)
+        server.register_endpoint(IntrospectionEndpoint)
         return server
 
     def url(self, path: str) -> str:
@@ -190,6 +195,10 @@ class Provider:
             "userinfo_endpoint": self.url("/userinfo"),
             **({"device_authorization_endpoint": self.url("/device/code")}
                if DEVICE_CODE_GRANT in self.grant_types else {}),
+            "revocation_endpoint": self.url("/token/revoke"),
+            "revocation_endpoint_auth_methods_supported": list(TOKEN_AUTH_METHODS),
+            "introspection_endpoint": self.url("/token/introspect"),
+            "introspection_endpoint_auth_methods_supported": list(TOKEN_AUTH_METHODS),
             "end_session_endpoint": self.url("/logout"),
             "backchannel_logout_supported": True,
             "backchannel_logout_session_supported": True,
@@ -200,7 +209,7 @@ class Provider:
             "id_token_signing_alg_values_supported": [self.config.signer.config.algorithm],
             "code_challenge_methods_supported": list(self.config.oauth2.pkce.code_challenge_methods_supported),
             "scopes_supported": ["openid", "email", "groups", "profile", "offline_access"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "token_endpoint_auth_methods_supported": list(TOKEN_AUTH_METHODS),
             "claims_supported": ["iss", "sub", "aud", "iat", "exp", "email", "email_verified", "locale", "name",
                                  "preferred_username", "at_hash", "c_hash", "nonce", "groups", "federated_claims",
                                  "auth_time", "sid"],

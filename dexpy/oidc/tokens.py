@@ -103,6 +103,7 @@ class TokenIssuer:
         now = self.clock()
         claims = self._base(subject, now)
         claims["jti"] = secrets.token_urlsafe(16)
+        claims["scope"] = " ".join(subject.scopes)  # RFC 9068 §2.2.3; what introspection reports
         if subject.grant_id:
             claims["gid"] = subject.grant_id
         return self._sign(claims), int(self.ttl.total_seconds())

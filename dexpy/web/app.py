@@ -18,7 +18,7 @@ from dexpy.security.ratelimit import RateLimitMiddleware
 from dexpy.storage import StorageError
 from dexpy.telemetry.events import WebObserver
 from dexpy.telemetry.http import TelemetryMiddleware
-from dexpy.web import authorize, device, discovery, health, logout, token, userinfo
+from dexpy.web import authorize, device, discovery, health, introspect, logout, revoke, token, userinfo
 from dexpy.web.context import WebState, error_page
 from dexpy.web.render import LayeredStaticFiles, Renderer, static_roots
 from dexpy.web.security import SecurityHeaders
@@ -47,7 +47,7 @@ def create_app(runtime: Runtime, *, background: bool = True) -> FastAPI:
         secure_cookies=provider.issuer.startswith("https:"),
         discovery_json=json.dumps(provider.discovery(), indent=2).encode(),
     )
-    for module in (discovery, authorize, token, userinfo, health, logout, device):
+    for module in (discovery, authorize, token, revoke, introspect, userinfo, health, logout, device):
         app.include_router(module.router, prefix=prefix)
     roots = static_roots(config.frontend)
     app.mount(f"{prefix}/static", LayeredStaticFiles(roots.static), name="static")

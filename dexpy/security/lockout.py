@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -41,8 +42,16 @@ class Target:
     per_ip: bool = False
 
 
+def canonical_username(username: str) -> str:
+    """One spelling for the names a directory takes as the same (case, width, spaces, control characters), so
+    that varying them does not buy an attacker fresh guesses."""
+    name = unicodedata.normalize("NFKC", username)
+    name = "".join(c for c in name if unicodedata.category(c) not in ("Cc", "Cf"))
+    return " ".join(name.split()).casefold()
+
+
 def user_target(connector_id: str, username: str) -> Target:
-    name = username.strip().lower()
+    name = canonical_username(username)
     if len(name) > _LONGEST_NAME:
         name = "sha256:" + hashlib.sha256(name.encode()).hexdigest()
     return Target(f"user:{connector_id}:{name}", connector_id)

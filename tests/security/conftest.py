@@ -46,19 +46,19 @@ def password_page(rp: RelyingParty, **params: str) -> httpx.Response:
     return page
 
 
-def submit_password(rp: RelyingParty, username: str, password: str,
-                    headers: dict[str, str] | None = None) -> httpx.Response:
+def submit_password(rp: RelyingParty, username: str, password: str, headers: dict[str, str] | None = None,
+                    **params: str) -> httpx.Response:
     """One password attempt through the login form, as a browser makes it."""
-    page = password_page(rp)
+    page = password_page(rp, **params)
     return rp.browser.post(form_action(page.text, str(page.url)), headers=headers,
                            data={**form_fields(page.text), "login": username, "password": password})
 
 
-_VARYING = re.compile(r'(req=|name="csrf_token" value=")[^"&]*')
+_VARYING = re.compile(r'(req=|name="csrf_token" value="|name="login" value=")[^"&]*')
 
 
 def comparable(response: httpx.Response) -> str:
-    """The page without what differs per request (sealed login state, CSRF token)."""
+    """The page without what differs per request (sealed login state, CSRF token, the name typed)."""
     return _VARYING.sub(r"\1…", response.text)
 
 

@@ -74,6 +74,13 @@ def test_success_before_the_limit_resets_the_user_counter(rp, dexpy):
     assert f"user:local:{ADMIN}" not in counters and counters["ip:127.0.0.1"] == 8
 
 
+def test_spelling_variants_of_a_name_share_its_counter(rp):
+    for variant in ("Admin@Example.com", " admin@example.com ", "admin@example.com\x00", "ａｄｍｉｎ@example.com",
+                    "admin@exam\u200bple.com"):
+        assert submit_password(rp, variant, WRONG).status_code == 401
+    assert submit_password(rp, ADMIN, RIGHT).status_code == 401
+
+
 def test_attempts_during_lockout_are_not_counted_and_write_nothing(rp, dexpy):
     fail(rp, 5)
     storage = dexpy.runtime.storage

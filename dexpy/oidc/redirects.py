@@ -18,7 +18,8 @@ DEVICE_CALLBACK = "/device/callback"
 def redirect_uri_allowed(client: Client, redirect_uri: str, device_callback_url: str) -> bool:
     if redirect_uri in client.redirect_uris:
         return True
-    if redirect_uri == device_callback_url and {DEVICE_CALLBACK, urlsplit(redirect_uri).path} & set(client.redirect_uris):
+    by_path = {DEVICE_CALLBACK, urlsplit(device_callback_url).path}
+    if redirect_uri == device_callback_url and by_path & set(client.redirect_uris):
         return True  # Dex configs register the device callback by its path
     if not client.public or client.redirect_uris:
         return False

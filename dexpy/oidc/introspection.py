@@ -15,23 +15,14 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoi
 from dexpy.config import RefreshTokenExpiry
 from dexpy.model import RefreshToken
 from dexpy.oidc import scopes as sc
-from dexpy.oidc.grants.base import TOKEN_AUTH_METHODS
-from dexpy.oidc.issuance import Issuance
-from dexpy.oidc.presented import Presented, UnsupportedTokenType, presented_token, recognise
+from dexpy.oidc.presented import Presented, PresentedTokenMixin, UnsupportedTokenType
 from dexpy.oidc.wire import encode_subject
 
 
-class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
-    CLIENT_AUTH_METHODS = TOKEN_AUTH_METHODS
-
-    @property
-    def issuance(self) -> Issuance:
-        return self.server.issuance  # type: ignore[no-any-return]
-
+class IntrospectionEndpoint(PresentedTokenMixin, _IntrospectionEndpoint):  # type: ignore[misc]
     def authenticate_token(self, request: Any, client: Any) -> Presented | None:
-        token, hint = presented_token(request)
         try:
-            found = recognise(self.issuance, token, hint)
+            found = self.find_presented(request)
         except UnsupportedTokenType:
             return None
         if found is None or client.get_client_id() not in (found.client_id, *found.audience):

@@ -14,6 +14,7 @@ from typing import Any
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
 
 from dexpy.model import RefreshToken
+from dexpy.oidc.grants.base import TOKEN_AUTH_METHODS
 from dexpy.oidc.issuance import Issuance
 from dexpy.oidc.tokens import InvalidToken
 
@@ -52,6 +53,22 @@ class Presented:
             return [self.refresh.client_id]
         aud = self.claims.get("aud")
         return [str(a) for a in aud] if isinstance(aud, list) else [str(aud)]
+
+
+class PresentedTokenMixin:
+    """What the revocation and introspection endpoints share: client authentication as at the token
+    endpoint, and finding the presented token."""
+
+    CLIENT_AUTH_METHODS = TOKEN_AUTH_METHODS
+    server: Any
+
+    @property
+    def issuance(self) -> Issuance:
+        return self.server.issuance  # type: ignore[no-any-return]
+
+    def find_presented(self, request: Any) -> Presented | None:
+        token, hint = presented_token(request)
+        return recognise(self.issuance, token, hint)
 
 
 def single_form_param(request: Any, name: str) -> str:

@@ -17,21 +17,12 @@ from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 
 from dexpy.logs import audit
-from dexpy.oidc.grants.base import TOKEN_AUTH_METHODS
-from dexpy.oidc.issuance import Issuance
-from dexpy.oidc.presented import REFRESH_TOKEN, Presented, presented_token, recognise
+from dexpy.oidc.presented import REFRESH_TOKEN, Presented, PresentedTokenMixin
 
 
-class RevocationEndpoint(_RevocationEndpoint):  # type: ignore[misc]
-    CLIENT_AUTH_METHODS = TOKEN_AUTH_METHODS
-
-    @property
-    def issuance(self) -> Issuance:
-        return self.server.issuance  # type: ignore[no-any-return]
-
+class RevocationEndpoint(PresentedTokenMixin, _RevocationEndpoint):  # type: ignore[misc]
     def authenticate_token(self, request: Any, client: Any) -> Presented | None:
-        token, hint = presented_token(request)
-        found = recognise(self.issuance, token, hint)
+        found = self.find_presented(request)
         if found is not None and found.client_id != client.get_client_id():
             raise InvalidGrantError("The token was issued to another client.")
         return found

@@ -29,15 +29,9 @@ def server(tmp_path, clock):
         yield running
 
 
-def _tokens(rp: RelyingParty, scope: str = OFFLINE) -> dict:
-    response = rp.exchange(rp.login(scope=scope))
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
 def test_an_access_token_is_described(server, clock):
     rp = RelyingParty(server.issuer)
-    tokens = _tokens(rp)
+    tokens = rp.login_tokens()
     now = int(clock().timestamp())
     response = rp.introspect(tokens["access_token"], token_type_hint="access_token")
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
@@ -52,7 +46,7 @@ def test_an_access_token_is_described(server, clock):
 
 def test_a_refresh_token_is_described(server, clock):
     rp = RelyingParty(server.issuer)
-    tokens = _tokens(rp)
+    tokens = rp.login_tokens()
     created = int(clock().timestamp())
     clock.advance(timedelta(hours=1))
     body = rp.introspect(tokens["refresh_token"], auth="post").json()
@@ -65,7 +59,7 @@ def test_a_refresh_token_is_described(server, clock):
 
 def test_expired_tokens_are_inactive(server, clock):
     rp = RelyingParty(server.issuer)
-    tokens = _tokens(rp)
+    tokens = rp.login_tokens()
     clock.advance(timedelta(hours=13))  # past the access token's 1 h and the refresh token's 12 h idle limit
     assert rp.introspect(tokens["access_token"]).json() == {"active": False}
     assert rp.introspect(tokens["refresh_token"]).json() == {"active": False}
@@ -73,7 +67,7 @@ def test_expired_tokens_are_inactive(server, clock):
 
 def test_revoked_and_rotated_away_tokens_are_inactive(server):
     rp = RelyingParty(server.issuer)
-    tokens = _tokens(rp)
+    tokens = rp.login_tokens()
     rotated = rp.token(grant_type="refresh_token", refresh_token=tokens["refresh_token"]).json()
     assert rp.introspect(tokens["refresh_token"]).json() == {"active": False}
     assert rp.introspect(rotated["refresh_token"]).json()["active"] is True
@@ -100,12 +94,12 @@ def test_unknown_malformed_and_foreign_tokens_are_inactive(server, value):
 
 def test_an_id_token_is_not_introspected(server):
     rp = RelyingParty(server.issuer)
-    assert rp.introspect(_tokens(rp)["id_token"]).json() == {"active": False}
+    assert rp.introspect(rp.login_tokens()["id_token"]).json() == {"active": False}
 
 
 def test_a_client_sees_only_its_own_tokens_or_those_naming_it(server, tmp_path):
     rp = RelyingParty(server.issuer)
-    tokens = _tokens(rp)
+    tokens = rp.login_tokens()
     other = RelyingParty(server.issuer, client_id="other-app", client_secret="other-secret")
     assert other.introspect(tokens["access_token"]).json() == {"active": False}
     assert other.introspect(tokens["refresh_token"]).json() == {"active": False}
@@ -114,7 +108,7 @@ def test_a_client_sees_only_its_own_tokens_or_those_naming_it(server, tmp_path):
 @pytest.mark.parametrize("auth", [None, ("example-app", "wrong-secret"), ("no-such-client", "x")])
 def test_the_caller_must_authenticate_as_a_client(server, auth):
     rp = RelyingParty(server.issuer)
-    tokens = _tokens(rp)
+    tokens = rp.login_tokens()
     response = rp.http.post(rp.discovery()["introspection_endpoint"], data={"token": tokens["access_token"]},
                             auth=auth)
     assert response.status_code == 401 and response.json()["error"] == "invalid_client"

@@ -24,12 +24,6 @@ def server(tmp_path, clock):
         yield running
 
 
-def _tokens(rp: RelyingParty, scope: str = OFFLINE) -> dict:
-    response = rp.exchange(rp.login(scope=scope))
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
 def _userinfo(rp: RelyingParty, access_token: str) -> int:
     return rp.http.get(rp.discovery()["userinfo_endpoint"],
                        headers={"Authorization": f"Bearer {access_token}"}).status_code
@@ -37,7 +31,7 @@ def _userinfo(rp: RelyingParty, access_token: str) -> int:
 
 def test_revoking_a_refresh_token_ends_its_grant_everywhere(server):
     rp = RelyingParty(server.issuer)
-    tokens = _tokens(rp)
+    tokens = rp.login_tokens()
     refreshed = rp.token(grant_type="refresh_token", refresh_token=tokens["refresh_token"]).json()
     assert _userinfo(rp, refreshed["access_token"]) == 200
 
@@ -53,7 +47,7 @@ def test_revoking_a_refresh_token_ends_its_grant_everywhere(server):
 
 def test_revoking_an_access_token_stops_only_that_token(server):
     rp = RelyingParty(server.issuer)
-    tokens = _tokens(rp)
+    tokens = rp.login_tokens()
     assert rp.revoke(tokens["access_token"], auth="post").status_code == 200
     assert _userinfo(rp, tokens["access_token"]) == 401
 
@@ -65,7 +59,7 @@ def test_revoking_an_access_token_stops_only_that_token(server):
 @pytest.mark.parametrize("hint", ["access_token", "bogus_type", ""])
 def test_a_wrong_or_unknown_hint_does_not_stop_revocation(server, hint):
     rp = RelyingParty(server.issuer)
-    refresh = _tokens(rp)["refresh_token"]
+    refresh = rp.login_tokens()["refresh_token"]
     assert rp.revoke(refresh, token_type_hint=hint).status_code == 200
     assert rp.token(grant_type="refresh_token", refresh_token=refresh).json()["error"] == "invalid_grant"
 
@@ -87,7 +81,7 @@ def _code_form(rp: RelyingParty) -> dict[str, str]:
 
 def test_a_token_of_another_client_is_refused_and_stays_valid(server):
     rp = RelyingParty(server.issuer)
-    tokens = _tokens(rp)
+    tokens = rp.login_tokens()
     other = RelyingParty(server.issuer, client_id="other-app", client_secret="other-secret")
     for value in (tokens["refresh_token"], tokens["access_token"]):
         response = other.revoke(value)
@@ -98,19 +92,19 @@ def test_a_token_of_another_client_is_refused_and_stays_valid(server):
 
 def test_unknown_expired_and_already_revoked_tokens_are_answered_200(server, clock):
     rp = RelyingParty(server.issuer)
-    tokens = _tokens(rp)
+    tokens = rp.login_tokens()
     assert rp.revoke(tokens["refresh_token"]).status_code == 200
     assert rp.revoke(tokens["refresh_token"]).status_code == 200  # already revoked
     for value in ("garbage", "a.b.c", "Cg0wLTM4NS0yODA4OS0wEgRtb2Nr"):
         assert rp.revoke(value).status_code == 200
-    later = _tokens(rp)
+    later = rp.login_tokens()
     clock.advance(timedelta(hours=25))  # past the access token's lifetime
     assert rp.revoke(later["access_token"]).status_code == 200
 
 
 def test_an_id_token_is_an_unsupported_token_type(server):
     rp = RelyingParty(server.issuer)
-    response = rp.revoke(_tokens(rp)["id_token"])
+    response = rp.revoke(rp.login_tokens()["id_token"])
     assert response.status_code == 400 and response.json()["error"] == "unsupported_token_type"
 
 
@@ -122,7 +116,7 @@ def test_missing_token_is_invalid_request(server):
 @pytest.mark.parametrize("auth", [None, ("example-app", "wrong-secret"), ("no-such-client", "x")])
 def test_the_client_must_authenticate(server, auth):
     rp = RelyingParty(server.issuer)
-    tokens = _tokens(rp)
+    tokens = rp.login_tokens()
     response = rp.http.post(rp.discovery()["revocation_endpoint"], data={"token": tokens["refresh_token"]}, auth=auth)
     assert response.status_code == 401 and response.json()["error"] == "invalid_client"
     assert rp.token(grant_type="refresh_token", refresh_token=tokens["refresh_token"]).status_code == 200

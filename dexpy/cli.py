@@ -27,7 +27,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     configure_logging(config.logger)
     try:
-        return serve(config, started=time.monotonic())
+        return serve(config, started=time.monotonic(), workers=args.workers)
     except StartupError as exc:
         print(f"dexpy: cannot start: {exc}", file=sys.stderr)
         return 1
@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--web-https-addr", help="override web.https")
     serve.add_argument("--telemetry-addr", help="override telemetry.http")
     serve.add_argument("--grpc-addr", help="override grpc.addr")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="serving processes (one per core; more than one needs sqlite3 or kubernetes storage)")
     serve.set_defaults(func=_serve)
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(func=_version)

@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
+import sys
 import time
 from collections.abc import Iterator
 
@@ -23,6 +25,7 @@ from dexpy.telemetry.storage import InstrumentedStorage
 from dexpy.tls import ReloadingTLS
 from dexpy.web.app import create_app
 from dexpy.web.render import FrontendError
+from dexpy.workers import bind, run_workers
 
 log = logging.getLogger("dexpy")
 
@@ -45,14 +48,24 @@ class TLSConfig(uvicorn.Config):
 
 
 class Listener(uvicorn.Server):
-    """A uvicorn server that leaves signals to `serve`, which stops every listener at once."""
+    """A uvicorn server that leaves signals to `serve`, which stops every listener at once; it serves `bound`
+    sockets when a pre-fork parent opened them (`--workers`)."""
+
+    def __init__(self, config: uvicorn.Config, bound: socket.socket | None = None) -> None:
+        super().__init__(config)
+        self.bound = bound
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().serve(sockets or ([self.bound] if self.bound else None))
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
 
 
-def listeners(config: Config, app: object, telemetry: object | None = None) -> list[uvicorn.Server]:
+def listeners(config: Config, app: object, telemetry: object | None = None,
+              bound: dict[str, socket.socket] | None = None) -> list[uvicorn.Server]:
+    bound = bound or {}
     servers = []
     # proxy_headers off: uvicorn would trust X-Forwarded-For from loopback peers; dexpy's ClientIPMiddleware
     # honours web.clientRemoteIP only.
@@ -60,12 +73,13 @@ def listeners(config: Config, app: object, telemetry: object | None = None) -> l
               "proxy_headers": False}
     if config.web.http:
         host, port = split_addr(config.web.http)
-        servers.append(Listener(uvicorn.Config(app, host=host, port=port, **common)))  # type: ignore[arg-type]
+        servers.append(Listener(uvicorn.Config(app, host=host, port=port, **common),  # type: ignore[arg-type]
+                                bound.get("http")))
     if config.web.https:
         host, port = split_addr(config.web.https)
         tls = ReloadingTLS(config.web.tls_cert, config.web.tls_key, config.web.tls_min_version,
                            config.web.tls_max_version)
-        servers.append(Listener(TLSConfig(app, tls, host=host, port=port, **common)))
+        servers.append(Listener(TLSConfig(app, tls, host=host, port=port, **common), bound.get("https")))
     if telemetry is not None and config.telemetry.http:
         host, port = split_addr(config.telemetry.http)
         servers.append(Listener(uvicorn.Config(telemetry, host=host, port=port, **common)))  # type: ignore[arg-type]
@@ -85,9 +99,30 @@ def open_app(config: Config) -> tuple[Runtime, FastAPI]:
         raise StartupError(str(exc)) from exc
 
 
-def serve(config: Config, *, started: float) -> int:
+def serve(config: Config, *, started: float, workers: int = 1) -> int:
+    """Serve until SIGTERM/SIGINT; with `workers` > 1, as that many processes (dexpy.workers) of which the
+    first also runs the telemetry listener and the gRPC API."""
+    if workers <= 1:
+        return serve_worker(config, started=started)
+    if config.storage.type == "memory":
+        raise StartupError("several workers need a storage they share (sqlite3 or kubernetes), not memory")
+    bound = {name: bind(*split_addr(addr)) for name, addr in (("http", config.web.http), ("https", config.web.https))
+             if addr}
+
+    def worker(index: int) -> int:
+        try:
+            return serve_worker(config, started=started, bound=bound, primary=index == 0)
+        except StartupError as exc:
+            print(f"dexpy: cannot start: {exc}", file=sys.stderr)
+            return 1
+
+    return run_workers(workers, worker)
+
+
+def serve_worker(config: Config, *, started: float, bound: dict[str, socket.socket] | None = None,
+                 primary: bool = True) -> int:
     runtime, app = open_app(config)
-    servers = listeners(config, app, telemetry_app(runtime.provider))
+    servers = listeners(config, app, telemetry_app(runtime.provider) if primary else None, bound)
 
     def stop(sig: int) -> None:
         log.info("received %s; shutting down", signal.Signals(sig).name)
@@ -108,6 +143,6 @@ def serve(config: Config, *, started: float) -> int:
             if grpc_server is not None:
                 await asyncio.to_thread(stop_grpc, grpc_server)
 
-    grpc_server = start_grpc(config.grpc, runtime.provider)[0] if config.grpc.addr else None
+    grpc_server = start_grpc(config.grpc, runtime.provider)[0] if config.grpc.addr and primary else None
     asyncio.run(run())
     return 0

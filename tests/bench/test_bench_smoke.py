@@ -1,0 +1,26 @@
+"""The benchmark's plumbing, on dexpy alone and for about a second per scenario, so that the bench cannot rot:
+the server starts with its workers, tokens come from a real login, wrk's report is read, the table prints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench import run, servers
+from bench.run import Settings
+
+SCENARIOS = ("token refresh_token", "login (auth code+PKCE)")
+
+
+def test_quick_bench_measures_dexpy(tmp_path: Path) -> None:
+    with servers.dexpy(tmp_path) as server:
+        measured = run.measure(server, Settings(seconds=1, repetitions=1, login_seconds=0.5), SCENARIOS)
+    assert set(measured.results) == set(SCENARIOS)
+    for name, result in measured.results.items():
+        assert result is not None and result.rps > 0, name
+        assert result.error_ratio == 0, f"{name}: {result.error_ratio:.1%} of the answers were errors"
+        assert result.p99_ms > 0, name
+    assert len(measured.rss_mb) == servers.DEXPY_WORKERS and all(20 < mb < 1000 for mb in measured.rss_mb)
+    text = run.report(measured, None, None, {"RS256": 3500.0, "ES256": 40000.0}, None, servers.DEXPY_WORKERS)
+    refresh_row = next(line for line in text.splitlines() if line.startswith("token refresh_token"))
+    assert f"{measured.results['token refresh_token'].rps:.0f}" in refresh_row  # type: ignore[union-attr]
+    assert "n/a   token refresh >= peer" in text

@@ -11,12 +11,12 @@ router = APIRouter()
 
 
 @router.get("/.well-known/openid-configuration")
-def discovery(request: Request) -> Response:
+async def discovery(request: Request) -> Response:
     return Response(web(request).discovery_json, media_type="application/json")
 
 
 @router.get("/keys")
-def keys(request: Request) -> Response:
+async def keys(request: Request) -> Response:
     snapshot = web(request).provider.keys.current
     return Response(snapshot.jwks_json, media_type="application/json",
                     headers={"Cache-Control": "max-age=600, must-revalidate"})

@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import Any
 from urllib.parse import urlencode
 
 from authlib.oauth2.rfc6749 import OAuth2Request
@@ -29,33 +29,14 @@ from dexpy.model import AuthCode, DeviceRequest, DeviceToken
 from dexpy.oidc import scopes as sc
 from dexpy.oidc import sealing
 from dexpy.oidc.grants.authorization_code import redeem
+from dexpy.oidc.grants.device_code import POLL_INTERVAL, STATUS_COMPLETE, STATUS_DENIED, STATUS_PENDING
+from dexpy.oidc.provider import BrowserError, Provider
 from dexpy.storage import AlreadyExists, NotFound
-
-if TYPE_CHECKING:
-    from dexpy.oidc.provider import Provider
 
 log = logging.getLogger(__name__)
 
-POLL_INTERVAL = 5
-"""Seconds (RFC 8628 §3.2 default); `slow_down` adds 5 to a device's interval."""
-STATUS_PENDING = "authorization_pending"
-STATUS_COMPLETE = "complete"
-"""Dex's two statuses; the two below are dexpy's (Dex answers "Invalid Device code." to both)."""
-STATUS_DENIED = "access_denied"
-STATUS_DELIVERED = "delivered"
-"""The token response went to the device; it is cleared from storage and never given out again."""
-
 _STATE_AAD = b"dexpy-device-state-v1\x00"
 EXPIRED_DEVICE = "Invalid or expired device request. Please start again on your device."
-
-
-class DeviceFlowError(Exception):
-    """A problem to show the user in the browser (never a redirect)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def normalize_user_code(raw: str) -> str:
@@ -67,11 +48,6 @@ def normalize_user_code(raw: str) -> str:
 def binding_challenge(state: str, method: str) -> str:
     """The PKCE challenge sent to `/auth` for a device login, derived from its sealed state."""
     return create_s256_code_challenge(state) if method == "S256" else state
-
-
-@dataclass(frozen=True)
-class Completed:
-    client_name: str
 
 
 class DeviceFlow:
@@ -149,16 +125,17 @@ class DeviceFlow:
 
     # -- /device/callback -----------------------------------------------------------------------------------
 
-    def complete(self, params: dict[str, str], browser: str) -> Completed:
-        """Finish the login: store the token response for the device, or record that the user said no."""
+    def complete(self, params: dict[str, str], browser: str) -> str:
+        """Finish the login: store the token response for the device (and return the client's name for the
+        page), or record that the user said no."""
         request = self._bound_request(params.get("state", ""), browser)
         error = params.get("error", "")
         if error == "access_denied":
             self._finish(request.device_code, lambda token: replace(token, status=STATUS_DENIED))
             log.info("device flow denied by the user", extra={"client_id": request.client_id})
-            raise DeviceFlowError(403, "You denied the request; the device will not be signed in.")
+            raise BrowserError(403, "You denied the request; the device will not be signed in.")
         if error or not params.get("code"):
-            raise DeviceFlowError(400, "Authorization failed. Please try again.")
+            raise BrowserError(400, "Authorization failed. Please try again.")
         code = self._bound_code(params["code"], params["state"], request)
         self._check_pending(request.device_code)
         body = redeem(self.provider.issuance, code)
@@ -166,7 +143,7 @@ class DeviceFlow:
         self._finish(request.device_code, lambda token: replace(token, status=STATUS_COMPLETE, token=stored))
         log.info("device flow completed", extra={"client_id": request.client_id})
         client = self.provider.get_client(request.client_id)
-        return Completed(client_name=(client.name if client else "") or request.client_id)
+        return (client.name if client else "") or request.client_id
 
     def _bound_request(self, state: str, browser: str) -> DeviceRequest:
         keys = self.provider.keys.current.state_keys
@@ -174,9 +151,9 @@ class DeviceFlow:
             user_code = sealing.unseal(state, keys, _STATE_AAD + browser.encode()).decode()
             request = self.storage.get(DeviceRequest, user_code)
         except (sealing.Unsealable, NotFound):
-            raise DeviceFlowError(400, EXPIRED_DEVICE) from None
+            raise BrowserError(400, EXPIRED_DEVICE) from None
         if request.expiry <= self.clock():
-            raise DeviceFlowError(400, EXPIRED_DEVICE)
+            raise BrowserError(400, EXPIRED_DEVICE)
         return request
 
     def _bound_code(self, code_id: str, state: str, request: DeviceRequest) -> AuthCode:
@@ -184,14 +161,14 @@ class DeviceFlow:
         try:
             code = self.storage.get(AuthCode, code_id)
         except NotFound:
-            raise DeviceFlowError(400, "Invalid or expired auth code.") from None
+            raise BrowserError(400, "Invalid or expired auth code.") from None
         bound = (
             code.client_id == request.client_id
             and code.redirect_uri == self.provider.device_callback_url
             and code.code_challenge == binding_challenge(state, code.code_challenge_method)
         )
         if not bound or code.used or code.expiry <= self.clock():
-            raise DeviceFlowError(400, "Invalid or expired auth code.")
+            raise BrowserError(400, "Invalid or expired auth code.")
         return code
 
     def _check_pending(self, device_code: str) -> None:
@@ -201,7 +178,7 @@ class DeviceFlow:
         except NotFound:
             token = None
         if token is None or token.status != STATUS_PENDING or token.expiry <= self.clock():
-            raise DeviceFlowError(400, EXPIRED_DEVICE)
+            raise BrowserError(400, EXPIRED_DEVICE)
 
     def _finish(self, device_code: str, change: Callable[[DeviceToken], DeviceToken]) -> None:
         """Move a pending DeviceToken to its outcome in one compare-and-swap."""
@@ -214,7 +191,7 @@ class DeviceFlow:
         try:
             self.storage.update(DeviceToken, device_code, update)
         except (_NotPending, NotFound):
-            raise DeviceFlowError(400, EXPIRED_DEVICE) from None
+            raise BrowserError(400, EXPIRED_DEVICE) from None
 
 
 class _NotPending(Exception):

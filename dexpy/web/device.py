@@ -10,7 +10,8 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from dexpy.oidc.device import DeviceFlow, DeviceFlowError
+from dexpy.oidc.device import DeviceFlow
+from dexpy.oidc.provider import BrowserError
 from dexpy.web.adapter import FormRequest, oauth2_request
 from dexpy.web.context import Browser, WebState, error_page, web
 from dexpy.web.security import csrf_valid
@@ -64,8 +65,8 @@ async def device_callback(request: Request) -> Response:
     state, browser = web(request), Browser(request)
     params = dict(request.query_params)
     try:
-        done = await run_in_threadpool(DeviceFlow(state.provider).complete, params, browser.binding)
-    except DeviceFlowError as exc:
+        client_name = await run_in_threadpool(DeviceFlow(state.provider).complete, params, browser.binding)
+    except BrowserError as exc:
         return error_page(state, exc.status, exc.message)
-    html = state.renderer.render("device_success.html", client_name=done.client_name)
+    html = state.renderer.render("device_success.html", client_name=client_name)
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})

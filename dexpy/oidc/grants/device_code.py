@@ -21,10 +21,18 @@ from authlib.oauth2.rfc8628 import AuthorizationPendingError, ExpiredTokenError,
 
 from dexpy.config import DEVICE_CODE_GRANT
 from dexpy.model import DeviceToken
-from dexpy.oidc.device import POLL_INTERVAL, STATUS_COMPLETE, STATUS_DELIVERED, STATUS_DENIED, STATUS_PENDING
 from dexpy.oidc.grants.base import IssuanceMixin
 from dexpy.oidc.issuance import NO_STORE_HEADERS
 from dexpy.storage import NotFound
+
+POLL_INTERVAL = 5
+"""Seconds (RFC 8628 §3.2 default); `slow_down` adds 5 to a device's interval."""
+STATUS_PENDING = "authorization_pending"
+STATUS_COMPLETE = "complete"
+"""Dex's two statuses; the two below are dexpy's (Dex answers "Invalid Device code." to both)."""
+STATUS_DENIED = "access_denied"
+STATUS_DELIVERED = "delivered"
+"""The token response went to the device; it is cleared from storage and never given out again."""
 
 _COMPARE = {"plain": compare_plain_code_challenge, "S256": compare_s256_code_challenge}
 

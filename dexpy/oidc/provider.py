@@ -235,6 +235,7 @@ class Provider:
             state = _single(params, "state")
             response_types = _single(params, "response_type").split()
             self._check_response_types(response_types)
+            response_mode = "query" if response_types == ["code"] else "fragment"  # errors go where tokens would
             response_mode = self._response_mode(_single(params, "response_mode"), response_types, redirect_uri)
             return self._validated(client, redirect_uri, state, response_types, response_mode, params, browser)
         except OAuth2Error as error:
@@ -267,8 +268,9 @@ class Provider:
         if _single(params, "request"):
             raise OAuth2Error("Request objects are not supported.", status_code=400) from None
         nonce = _single(params, "nonce")
-        if "code" not in response_types and not nonce:
-            raise InvalidRequestError("Response type 'token' requires a 'nonce' value.")
+        if not nonce and ("id_token" in response_types or "code" not in response_types):
+            # OIDC Core §3.2.2.1, §3.3.2.11: an ID token from the authorization endpoint must be bound to a nonce
+            raise InvalidRequestError("This response_type requires a 'nonce' value.")
         if redirect_uri == OOB_URI and response_types != ["code"]:
             raise InvalidRequestError("The out-of-band redirect URI only serves the code flow.")
         scopes = sc.split_scopes(_single(params, "scope"))

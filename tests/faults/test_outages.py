@@ -1,0 +1,151 @@
+"""The directory (real slapd) and the Kubernetes API (the fake) stopped and restarted under load: dexpy answers
+503 with a message while they are down, its health checks say so, it recovers without a restart, and nothing
+is left half-stored."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dexpy.config import StorageConfig, load_config
+from dexpy.model import FailureCounter, OfflineSessions, RefreshToken
+from dexpy.runtime import build_storage
+from dexpy.storage.kubernetes.crds import CRD_DIR
+from dexpy.telemetry.listener import telemetry_app
+from tests.connectors.conftest import dex_example_config
+from tests.fixtures.dexpy_server import CLIENT_SECRET, DexpyServer, free_port, run_dexpy, serve_config, write_config
+from tests.fixtures.kubeapi.fixture import KubeAPIFixture, kube_api  # noqa: F401
+from tests.fixtures.rp import RelyingParty
+from tests.fixtures.slapd import Slapd, running_slapd
+from tests.ops.conftest import serve_asgi
+from tests.security.conftest import NO_RATE_LIMIT, submit_password
+
+
+class Load:
+    """Password grants in a loop from two threads; every answer is kept."""
+
+    def __init__(self, issuer: str, username: str, password: str) -> None:
+        self.issuer = issuer
+        self.form = {"grant_type": "password", "username": username, "password": password,
+                     "scope": "openid offline_access"}
+        self.answers: list[tuple[float, int, str]] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(2)]
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=10) as http:
+            while not self._stop.is_set():
+                response = http.post(f"{self.issuer}/token", data=self.form, auth=("example-app", CLIENT_SECRET))
+                self.answers.append((time.monotonic(), response.status_code, response.text))
+                time.sleep(0.01)
+
+    def wait_for(self, status: int, timeout: float = 15) -> None:
+        since = time.monotonic()
+        deadline = since + timeout
+        while time.monotonic() < deadline:
+            if any(t > since and s == status for t, s, _ in self.answers):
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"no {status} within {timeout}s: {Counter(s for _, s, _ in self.answers)}")
+
+    @contextmanager
+    def running(self) -> Iterator[Load]:
+        for thread in self._threads:
+            thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            for thread in self._threads:
+                thread.join(timeout=15)
+
+    @property
+    def statuses(self) -> Counter[int]:
+        return Counter(s for _, s, _ in self.answers)
+
+    def bodies(self, status: int) -> list[dict[str, str]]:
+        return [json.loads(text) for _, s, text in self.answers if s == status]
+
+
+@pytest.fixture
+def readiness() -> Iterator[Callable[[DexpyServer], Callable[[], httpx.Response]]]:
+    """Serves a dexpy's telemetry listener; gives the call that reads its /healthz/ready."""
+    listeners = []
+
+    def serve(server: DexpyServer) -> Callable[[], httpx.Response]:
+        port = free_port()
+        listeners.append(serve_asgi(telemetry_app(server.runtime.provider), port))
+        return lambda: httpx.get(f"http://127.0.0.1:{port}/healthz/ready", timeout=10)
+
+    yield serve
+    for listener in listeners:
+        listener.should_exit = True
+
+
+def assert_nothing_half_stored(server: DexpyServer, load: Load) -> None:
+    storage = server.runtime.storage
+    issued = len(load.bodies(200))
+    tokens = storage.list(RefreshToken)
+    assert len(tokens) <= issued  # a failed request left no token behind (a later login may replace one)
+    sessions = storage.list(OfflineSessions)
+    assert {ref.id for s in sessions for ref in s.refresh.values()} <= {t.id for t in tokens}
+    assert storage.list(FailureCounter) == []  # an outage is nobody's failed login
+
+
+@pytest.fixture
+def slapd(tmp_path: Path) -> Iterator[Slapd]:
+    with running_slapd(tmp_path / "slapd") as server:
+        yield server
+
+
+def test_ldap_outage_under_load(slapd: Slapd, tmp_path: Path, readiness) -> None:
+    connector = {"type": "ldap", "id": "ldap", "name": "OpenLDAP", "config": dex_example_config(slapd)}
+    extra = NO_RATE_LIMIT + f"oauth2:\n  passwordConnector: ldap\nconnectors: [{json.dumps(connector)}]\n"
+    (tmp_path / "dexpy").mkdir()
+    with run_dexpy(tmp_path / "dexpy", extra) as server:
+        ready = readiness(server)
+        load = Load(server.issuer, "janedoe@example.com", "foo")
+        with load.running():
+            load.wait_for(200)
+            slapd.stop()
+            load.wait_for(503)
+            assert ready().status_code == 503 and ready().json()["checks"]["connector:ldap"]["ok"] is False
+            page = submit_password(RelyingParty(server.issuer), "janedoe@example.com", "foo", connector_id="ldap")
+            assert page.status_code == 503 and "directory is unavailable" in page.text
+            slapd.start()
+            load.wait_for(200)
+            assert ready().status_code == 200
+        assert set(load.statuses) <= {200, 503}, load.statuses
+        assert {b["error"] for b in load.bodies(503)} == {"temporarily_unavailable"}
+        assert_nothing_half_stored(server, load)
+
+
+def test_kubernetes_api_outage_under_load(kube_api: KubeAPIFixture, tmp_path: Path, readiness) -> None:  # noqa: F811
+    kube_api.create_crds(CRD_DIR)
+    kubeconfig = kube_api.write_kubeconfig(tmp_path / "kubeconfig")
+    (tmp_path / "dexpy").mkdir()
+    config = load_config(str(write_config(tmp_path / "dexpy", NO_RATE_LIMIT + "oauth2:\n  passwordConnector: local\n")))
+    config.storage = StorageConfig("kubernetes", {"kubeConfigFile": str(kubeconfig), "crdHandling": "check",
+                                                  "inCluster": False})
+    with serve_config(config, storage=build_storage(config)) as server:
+        ready = readiness(server)
+        load = Load(server.issuer, "admin@example.com", "password")
+        with load.running():
+            load.wait_for(200)
+            kube_api.stop()
+            load.wait_for(503)
+            assert httpx.get(f"{server.issuer}/healthz").status_code == 503
+            assert ready().status_code == 503
+            kube_api.start()
+            load.wait_for(200)
+            assert httpx.get(f"{server.issuer}/healthz").status_code == 200
+        assert set(load.statuses) <= {200, 503}, load.statuses
+        assert_nothing_half_stored(server, load)

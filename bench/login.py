@@ -113,6 +113,7 @@ async def _load(server: Server, seconds: float, concurrency: int) -> Result:
 
 def login_load(server: Server, seconds: float, repetitions: int, concurrency: int = 8) -> Result:
     """Complete logins per second by `concurrency` users in one Python process (httpx), medians over the runs."""
+    asyncio.run(_load(server, min(seconds, 1), concurrency))  # warm-up: templates, connections
     runs = [asyncio.run(_load(server, seconds, concurrency)) for _ in range(repetitions)]
     return Result(rps=statistics.median(r.rps for r in runs), p99_ms=statistics.median(r.p99_ms for r in runs),
                   error_ratio=max(r.error_ratio for r in runs))

@@ -177,7 +177,7 @@ HELLO_APP = textwrap.dedent("""\
     app = FastAPI()
 
     @app.get("/hello")
-    def hello() -> Response:
+    async def hello() -> Response:
         return Response(b"hello", media_type="text/plain")
     """)
 

@@ -14,7 +14,7 @@ from typing import Any
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
 
 from dexpy.model import RefreshToken
-from dexpy.oidc.grants.base import TOKEN_AUTH_METHODS
+from dexpy.oidc.grants.base import TOKEN_AUTH_METHODS, single_form_param
 from dexpy.oidc.issuance import Issuance
 from dexpy.oidc.tokens import InvalidToken
 
@@ -69,14 +69,6 @@ class PresentedTokenMixin:
     def find_presented(self, request: Any) -> Presented | None:
         token, hint = presented_token(request)
         return recognise(self.issuance, token, hint)
-
-
-def single_form_param(request: Any, name: str) -> str:
-    """A form parameter that must not repeat (RFC 6749 §3.1); "" when absent."""
-    values = request.payload.datalist.get(name, [])
-    if len(values) > 1:
-        raise InvalidRequestError(f"Parameter '{name}' is repeated.")
-    return str(values[0]) if values else ""
 
 
 def presented_token(request: Any) -> tuple[str, str]:

@@ -110,6 +110,11 @@ def _single(params: Mapping[str, list[str]], name: str) -> str:
     return values[0] if values else ""
 
 
+def _echo(value: str) -> str:
+    """A request value fit for an error description (RFC 6749 §5.2 allows only some ASCII there)."""
+    return "".join(c if c == " " or sc.SCOPE_TOKEN.fullmatch(c) else "?" for c in value)
+
+
 def resolve_grant_types(config: Config) -> frozenset[str]:
     """Dex's `supportedTypes`: the grants the configuration enables, narrowed by `oauth2.grantTypes`.
 
@@ -141,7 +146,8 @@ class Provider:
         self.issuance = Issuance(storage, self.tokens, self.connectors, clock, config.expiry.refresh_tokens)
         self.lockout = Lockout(storage, clock, config.security.lockout)
         self.grant_types = resolve_grant_types(config)
-        self.response_types = frozenset(" ".join(sorted(rt.split())) for rt in config.oauth2.response_types)
+        # 'token' alone (OAuth implicit without an ID token) is not served, so it is not advertised either
+        self.response_types = frozenset(" ".join(sorted(rt.split())) for rt in config.oauth2.response_types) - {"token"}
         self.server = self._authorization_server()
         self.sessions = SessionManager(config.sessions, lambda: self.keys.current.state_keys, clock,
                                        lambda sid: self.issuance.is_revoked({"sid": sid}))
@@ -248,16 +254,14 @@ class Provider:
         if " ".join(sorted(response_types)) not in self.response_types or not set(response_types) <= {
             "code", "token", "id_token"
         }:
-            raise UnsupportedResponseTypeError(" ".join(response_types))
-        if response_types == ["token"]:
-            raise InvalidRequestError("response_type 'token' alone is not supported; use 'id_token token'.")
+            raise UnsupportedResponseTypeError(_echo(" ".join(response_types)))
 
     def _response_mode(self, requested: str, response_types: list[str], redirect_uri: str) -> str:
         if redirect_uri == OOB_URI:
             return "oob"
         if requested:
             if requested not in RESPONSE_MODES:
-                raise InvalidRequestError(f"Unsupported response_mode '{requested}'.")
+                raise InvalidRequestError(f"Unsupported response_mode '{_echo(requested)}'.")
             if requested == "query" and response_types != ["code"]:
                 raise InvalidRequestError("response_mode=query cannot carry tokens.")
             return requested
@@ -279,7 +283,7 @@ class Provider:
         method = _single(params, "code_challenge_method") or ("plain" if challenge else "")
         pkce_config = self.config.oauth2.pkce
         if challenge and method not in pkce_config.code_challenge_methods_supported:
-            raise InvalidRequestError(f"Unsupported PKCE challenge method ({method}).")
+            raise InvalidRequestError(f"Unsupported PKCE challenge method ({_echo(method)}).")
         if not challenge and (pkce_config.enforce and "code" in response_types):
             raise InvalidRequestError("PKCE is required: send code_challenge.")
         prompt = _single(params, "prompt")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from authlib.oauth2.rfc6749.errors import InvalidScopeError
@@ -15,6 +16,8 @@ EMAIL = "email"
 PROFILE = "profile"
 FEDERATED_ID = "federated:id"
 CROSS_CLIENT_PREFIX = "audience:server:client_id:"
+SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+"""RFC 6749 §3.3 `scope-token`; it is also what an error description may echo back."""
 STANDARD_SCOPES = frozenset({OPENID, OFFLINE_ACCESS, GROUPS, EMAIL, PROFILE, FEDERATED_ID})
 SCOPE_DESCRIPTIONS = {
     OFFLINE_ACCESS: "Have offline access",
@@ -38,6 +41,8 @@ def check_requested_scopes(scopes: list[str], client_id: str, get_client: Callab
                            *, require_openid: bool = True) -> None:
     """Raise InvalidScopeError when a scope is unknown, openid is missing, or a cross-client peer does not
     trust the requesting client."""
+    if any(not SCOPE_TOKEN.fullmatch(s) for s in scopes):
+        raise InvalidScopeError("Scopes are printable ASCII words without quotes or backslashes (RFC 6749 section 3.3).")
     if require_openid and OPENID not in scopes:
         raise InvalidScopeError("Missing required scope(s) [openid].")
     unknown = [s for s in scopes if s not in STANDARD_SCOPES and not s.startswith(CROSS_CLIENT_PREFIX)]

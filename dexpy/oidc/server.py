@@ -15,10 +15,11 @@ from typing import Any
 
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin
-from authlib.oauth2.rfc6749.errors import InvalidClientError
+from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 
 from dexpy.model import Client
+from dexpy.oidc.grants.base import single_form_param
 from dexpy.security.clientip import client_ip
 from dexpy.security.lockout import Lockout, client_target, ip_target
 from dexpy.storage import NotFound, Storage
@@ -120,6 +121,18 @@ class DexpyAuthorizationServer(AuthorizationServer):
 
     def handle_response(self, status: int, body: Any, headers: list[tuple[str, str]]) -> tuple[int, Any, list]:
         return status, body, headers
+
+    def create_token_response(self, request: Any = None) -> Any:
+        """Refuse a missing grant_type and a repeated parameter that every grant shares (RFC 6749 §3.1, §5.2)
+        before dispatching on it."""
+        try:
+            for name in ("grant_type", "client_id", "client_secret"):
+                single_form_param(request, name)
+            if not single_form_param(request, "grant_type"):
+                raise InvalidRequestError("Missing 'grant_type' parameter.")
+        except InvalidRequestError as error:
+            return self.handle_error_response(request, error)
+        return super().create_token_response(request)
 
     def create_oauth2_request(self, request: Any) -> Any:
         return request

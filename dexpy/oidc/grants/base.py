@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 
@@ -21,8 +21,12 @@ class IssuanceMixin:
         return self.server.issuance  # type: ignore[attr-defined,no-any-return]
 
     def single_param(self, name: str) -> str | None:
-        """A form parameter that must not repeat (RFC 6749 §3.1)."""
-        values = self.request.payload.datalist.get(name, [])  # type: ignore[attr-defined]
-        if len(values) > 1:
-            raise InvalidRequestError(f"Parameter '{name}' is repeated.")
-        return values[0] if values else None
+        return single_form_param(self.request, name) or None
+
+
+def single_form_param(request: Any, name: str) -> str:
+    """A form parameter that must not repeat (RFC 6749 §3.1); "" when absent."""
+    values = request.payload.datalist.get(name, [])
+    if len(values) > 1:
+        raise InvalidRequestError(f"Parameter '{name}' is repeated.")
+    return str(values[0]) if values else ""

@@ -43,17 +43,6 @@ def connector_scopes(scopes: list[str]) -> Scopes:
     return Scopes(offline_access=sc.OFFLINE_ACCESS in scopes, groups=sc.GROUPS in scopes)
 
 
-def claims_of(identity: Identity) -> Claims:
-    return Claims(
-        user_id=identity.user_id,
-        username=identity.username,
-        preferred_username=identity.preferred_username,
-        email=identity.email,
-        email_verified=identity.email_verified,
-        groups=list(identity.groups),
-    )
-
-
 class Issuance:
     def __init__(self, storage: Storage, tokens: TokenIssuer, connectors: ConnectorManager, clock: Clock,
                  refresh_policy: RefreshTokenExpiry) -> None:
@@ -241,14 +230,12 @@ class Issuance:
         if not isinstance(connector, RefreshConnector):
             return record.claims, record.connector_data
         c = record.claims
-        identity = Identity(user_id=c.user_id, username=c.username, preferred_username=c.preferred_username,
-                            email=c.email, email_verified=c.email_verified, groups=list(c.groups),
-                            connector_data=record.connector_data)
+        identity = Identity.of(c, record.connector_data)
         try:
             fresh = connector.refresh(connector_scopes(scopes), identity)
         except IdentityGone:
             raise InvalidGrantError("The user no longer exists upstream.") from None
-        claims = replace(claims_of(fresh), user_id=c.user_id)
+        claims = replace(fresh.claims(), user_id=c.user_id)
         return claims, fresh.connector_data or record.connector_data
 
     # -- revocation -----------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from dexpy.oidc.grants.password import PasswordGrant
 from dexpy.oidc.grants.refresh_token import RefreshTokenGrant
 from dexpy.oidc.grants.token_exchange import TokenExchangeGrant
 from dexpy.oidc.introspection import IntrospectionEndpoint
-from dexpy.oidc.issuance import Issuance, claims_of
+from dexpy.oidc.issuance import Issuance
 from dexpy.oidc.keys import KeyManager
 from dexpy.oidc.loginstate import LoginState, seal, unseal
 from dexpy.oidc.logout import Logout
@@ -352,7 +352,7 @@ class Provider:
 
     def finish_login(self, state: LoginState, connector_id: str, identity: Identity) -> LoginState:
         log.info("login successful", extra={"connector_id": connector_id, "client_id": state.client_id})
-        return replace(state, connector_id=connector_id, claims=claims_of(identity),
+        return replace(state, connector_id=connector_id, claims=identity.claims(),
                        connector_data=base64.b64encode(identity.connector_data).decode(),
                        auth_time=int(self.clock().timestamp()))
 

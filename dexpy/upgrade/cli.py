@@ -13,10 +13,10 @@ from dexpy.upgrade import paths
 from dexpy.upgrade.controller import Controller
 from dexpy.upgrade.kube import Kube
 from dexpy.upgrade.lease import LeaderElector
+from dexpy.upgrade.replica import RETRY_SECONDS, Replica
 from dexpy.upgrade.resources import SINGLETON
 
 CV = f"{paths.CLUSTER_VERSIONS}/{SINGLETON}"
-RETRY_SECONDS = 2.0
 
 
 def register(subparsers: Any) -> None:
@@ -42,11 +42,10 @@ def _run_controller(args: argparse.Namespace) -> int:
     kube = Kube.connect(args.kubeconfig)
     identity = f"{socket.gethostname()}-{os.getpid()}"
     elector = LeaderElector(kube, namespace=args.namespace, identity=identity, clock=system_clock)
-    controller = Controller(kube, own_node=os.environ.get("NODE_NAME"))
+    replica = Replica(elector, Controller(kube, own_node=os.environ.get("NODE_NAME")))
     try:
         while True:
-            delay = controller.reconcile() if elector.try_acquire() else RETRY_SECONDS
-            time.sleep(min(delay, RETRY_SECONDS * 2))
+            time.sleep(min(replica.turn(), RETRY_SECONDS * 2))
     except KeyboardInterrupt:
         elector.release()
         return 0

@@ -1,0 +1,110 @@
+"""Two controller replicas, each with its own API user and Lease identity, against one API server."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+from dexpy.upgrade.controller import Controller
+from dexpy.upgrade.kube import Kube
+from dexpy.upgrade.lease import LeaderElector
+from dexpy.upgrade.paths import EVENTS
+from dexpy.upgrade.replica import Replica
+from dexpy.upgrade.resources import DEFAULT_COMPONENTS
+from tests.fixtures.kubeapi.auth import Rule
+from tests.fixtures.kubeapi.server import LoggedRequest
+from tests.upgrade.builders import images
+from tests.upgrade.conftest import NEW, NODES, Cluster, completed
+
+
+WRITES = ("create", "update", "patch", "delete", "deletecollection")
+LEASE = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/dexpy-upgrade-controller"
+
+
+def replica(cluster: Cluster, name: str, tmp_path: Path) -> Replica:
+    token = cluster.api.add_user(name, [Rule(frozenset({"*"}), frozenset({"*"}))])
+    kube = Kube.connect(str(cluster.api.write_kubeconfig(tmp_path / f"{name}.kubeconfig", token=token)))
+    elector = LeaderElector(kube, namespace="kube-system", identity=name, clock=cluster.clock)
+    return Replica(elector, Controller(kube, clock=cluster.clock))
+
+
+def writes(cluster: Cluster, user: str | None = None) -> list[LoggedRequest]:
+    """Successful writes by the controllers (any user but the simulator's admin), leaving out the Lease."""
+    return [
+        r for r in list(cluster.api.requests)
+        if r.verb in WRITES and r.status < 400 and r.resource != "leases" and r.user != "admin"
+        and (user is None or r.user == user)
+    ]
+
+
+def run(cluster: Cluster, replicas: list[Replica], passes: int) -> None:
+    """Every replica takes a turn each pass, in alternating order so neither always asks first."""
+    for count in range(passes):
+        for member in replicas if count % 2 else reversed(replicas):
+            member.turn()
+        cluster.sim.tick()
+        cluster.clock.advance(timedelta(seconds=5))
+        if completed(cluster):
+            return
+
+
+def assert_updated_once(cluster: Cluster) -> None:
+    status = cluster.status()
+    assert status["currentVersion"] == NEW
+    assert [h["state"] for h in status["history"] if h["version"] == NEW] == ["Completed"]
+    done = [e for e in cluster.kube.list(EVENTS) if e["reason"] == "UpgradeCompleted"]
+    assert len(done) == 1
+    spec_patches = Counter(r.name for r in writes(cluster) if r.resource in ("deployments", "daemonsets") and not r.subresource)
+    assert spec_patches == Counter(c.name for c in DEFAULT_COMPONENTS)  # each workload patched exactly once
+    kubelet_deletes = Counter(r.name for r in writes(cluster) if r.resource == "pods" and r.verb == "delete")
+    assert kubelet_deletes == Counter(f"kubelet-{n}" for n in NODES)  # each node restarted exactly once
+    for name, image in images(NEW).items():
+        assert cluster.workload(name)["spec"]["template"]["spec"]["containers"][0]["image"] == image
+    for name in NODES:
+        node = cluster.node(name)
+        assert node["status"]["nodeInfo"]["kubeletVersion"] == f"v{NEW}" and not node["spec"].get("unschedulable")
+
+
+def test_only_the_leader_writes_during_a_full_update(cluster: Cluster, tmp_path: Path) -> None:
+    replicas = [replica(cluster, name, tmp_path) for name in ("replica-a", "replica-b")]
+    cluster.set_spec(desiredVersion=NEW)
+    run(cluster, replicas, 80)
+    run(cluster, replicas, 5)  # passes after the end change nothing
+    leader = cluster.kube.get(LEASE)["spec"]["holderIdentity"]
+    follower = next(r.elector.identity for r in replicas if r.elector.identity != leader)
+    by_leader = {(r.resource, r.subresource) for r in writes(cluster, leader)}
+    assert {("deployments", ""), ("daemonsets", ""), ("nodes", ""), ("clusterversions", "status"), ("events", "")} <= by_leader
+    assert cluster.api.count(verb="get", resource="leases", user=follower) > 10  # it kept asking
+    assert writes(cluster, follower) == []
+    assert_updated_once(cluster)
+
+
+def test_the_other_replica_takes_over_mid_update_and_redoes_nothing(cluster: Cluster, tmp_path: Path) -> None:
+    first, second = replica(cluster, "replica-a", tmp_path), replica(cluster, "replica-b", tmp_path)
+    first.turn()  # first holds the Lease from the start
+    cluster.set_spec(desiredVersion=NEW)
+
+    def node_in_flight_after_one_done(c: Cluster) -> bool:
+        nodes = c.status().get("progress", {}).get("nodes", {})
+        return bool(nodes.get("done")) and bool(nodes.get("inFlight"))
+
+    for _ in range(60):
+        first.turn()
+        second.turn()
+        cluster.sim.tick()
+        cluster.clock.advance(timedelta(seconds=5))
+        if node_in_flight_after_one_done(cluster):
+            break
+    assert node_in_flight_after_one_done(cluster) and not completed(cluster)
+    assert writes(cluster, "replica-b") == []
+    before_takeover = len(writes(cluster, "replica-a"))
+
+    # replica-a hangs (stops renewing); replica-b waits out the Lease, then finishes; replica-a then comes back
+    run(cluster, [second], 80)
+    run(cluster, [first, second], 5)
+    lease = cluster.kube.get(LEASE)["spec"]
+    assert lease["holderIdentity"] == "replica-b" and lease["leaseTransitions"] == 1
+    assert len(writes(cluster, "replica-a")) == before_takeover
+    assert writes(cluster, "replica-b")
+    assert_updated_once(cluster)

@@ -50,6 +50,11 @@ class Pass:
     def event(self, kind: str, reason: str, message: str) -> None:
         self.events.append((kind, reason, message))
 
+    def event_on_change(self, kind: str, reason: str, message: str) -> None:
+        """An event only when the step's message changes: a state that lasts many passes is reported once."""
+        if self.progress.get("message") != message:
+            self.event(kind, reason, message)
+
 
 class Controller:
     def __init__(self, kube: Kube, *, clock: Clock = system_clock, own_node: str | None = None) -> None:
@@ -86,8 +91,7 @@ class Controller:
         work.condition("Progressing", False, refusal.reason, "nothing was changed")
         if isinstance(refusal, errors.NoChannel):
             work.condition("RetrievedUpdates", False, refusal.reason, message)
-        if work.progress.get("message") != message:
-            work.event("Warning", refusal.reason, message)
+        work.event_on_change("Warning", refusal.reason, message)
         work.progress["message"] = message
 
     def _write_status(self, work: Pass) -> None:
@@ -352,7 +356,7 @@ class Controller:
             refused = actions.evict(kube, step.pods)
             message = f"draining {step.node}: " + ("; ".join(refused) if refused else f"evicted {len(step.pods)} pods")
             if refused:
-                work.event("Warning", "DrainBlocked", message)
+                work.event_on_change("Warning", "DrainBlocked", message)
             return self._progress(work, f"kubelet/{step.node}", "Draining", message, step.since)
         if isinstance(step, plan.Restart):
             actions.restart(kube, step.component, nodes[step.node], now)

@@ -61,7 +61,7 @@ class Session:
 def check_prompt(prompt: str) -> None:
     values = set(prompt.split())
     if not values <= PROMPTS:
-        raise InvalidRequestError(f"Unsupported prompt value(s): {' '.join(sorted(values - PROMPTS))}.")
+        raise InvalidRequestError("Unsupported prompt value; use none, login, consent or select_account.")
     if "none" in values and len(values) > 1:
         raise InvalidRequestError("prompt=none cannot be combined with other values.")
 

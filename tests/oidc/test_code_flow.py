@@ -193,3 +193,11 @@ def test_expired_code_is_invalid_grant(tmp_path):
         clock.advance(timedelta(minutes=11))
         response = rp.exchange(login)
         assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize("prompt", ['"', "bogus\\", "\x01"])
+def test_unusable_prompt_is_invalid_request_not_a_500(rp, prompt):
+    response = rp.browse(rp.auth_url(prompt=prompt, state="s3"))
+    assert response.status_code == 303
+    params = parse_qs(urlsplit(response.headers["location"]).query)
+    assert params["error"] == ["invalid_request"] and params["state"] == ["s3"]

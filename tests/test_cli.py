@@ -65,3 +65,53 @@ def test_example_config_serves_discovery_with_flag_override(tmp_path):
         proc.terminate()
         proc.wait(timeout=15)
     assert proc.returncode == 0
+
+
+def test_sigterm_lets_an_in_flight_request_finish(tmp_path):
+    import signal
+    import threading
+
+    import bcrypt
+
+    port = free_port()
+    slow_hash = bcrypt.hashpw(b"slow-password", bcrypt.gensalt(14)).decode()  # about a second to check
+    (tmp_path / "config.yaml").write_text(f"""
+issuer: http://127.0.0.1:{port}/dex
+storage: {{type: sqlite3, config: {{file: {tmp_path}/dexpy.db}}}}
+web: {{http: 127.0.0.1:{port}}}
+oauth2: {{passwordConnector: local}}
+enablePasswordDB: true
+staticPasswords:
+- {{email: slow@example.com, hash: "{slow_hash}", username: slow, userID: slow-1}}
+staticClients:
+- {{id: app, name: App, secret: app-secret, redirectURIs: ["http://127.0.0.1:1/cb"]}}
+""")
+    proc = subprocess.Popen([sys.executable, "-m", "dexpy", "serve", str(tmp_path / "config.yaml")], cwd=REPO,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/dex/healthz")
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and proc.poll() is None, "dexpy serve did not come up"
+                time.sleep(0.1)
+        answer: dict[str, httpx.Response] = {}
+
+        def token_request() -> None:
+            answer["response"] = httpx.post(f"http://127.0.0.1:{port}/dex/token", auth=("app", "app-secret"),
+                                            data={"grant_type": "password", "username": "slow@example.com",
+                                                  "password": "slow-password", "scope": "openid"}, timeout=30)
+
+        request = threading.Thread(target=token_request)
+        request.start()
+        time.sleep(0.3)  # the request is now inside bcrypt
+        proc.send_signal(signal.SIGTERM)
+        request.join(timeout=30)
+        assert answer["response"].status_code == 200, answer["response"].text
+        assert "id_token" in answer["response"].json()
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

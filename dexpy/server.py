@@ -49,7 +49,7 @@ class TLSConfig(uvicorn.Config):
 
 class Listener(uvicorn.Server):
     """A uvicorn server that leaves signals to `serve`, which stops every listener at once; it serves `bound`
-    sockets when a pre-fork parent opened them (`--workers`)."""
+    sockets when a worker bound them itself (`--workers`)."""
 
     def __init__(self, config: uvicorn.Config, bound: socket.socket | None = None) -> None:
         super().__init__(config)
@@ -106,17 +106,27 @@ def serve(config: Config, *, started: float, workers: int = 1) -> int:
         return serve_worker(config, started=started)
     if config.storage.type == "memory":
         raise StartupError("several workers need a storage they share (sqlite3 or kubernetes), not memory")
-    bound = {name: bind(*split_addr(addr)) for name, addr in (("http", config.web.http), ("https", config.web.https))
-             if addr}
 
     def worker(index: int) -> int:
         try:
-            return serve_worker(config, started=started, bound=bound, primary=index == 0)
+            return serve_worker(config, started=started, bound=bind_web(config), primary=index == 0)
         except StartupError as exc:
             print(f"dexpy: cannot start: {exc}", file=sys.stderr)
             return 1
 
     return run_workers(workers, worker)
+
+
+def bind_web(config: Config) -> dict[str, socket.socket]:
+    """This worker's own web listeners (dexpy.workers.bind); a taken address is a StartupError."""
+    bound: dict[str, socket.socket] = {}
+    for name, addr in (("http", config.web.http), ("https", config.web.https)):
+        if addr:
+            try:
+                bound[name] = bind(*split_addr(addr))
+            except OSError as exc:
+                raise StartupError(f"cannot listen on {addr}: {exc.strerror or exc}") from exc
+    return bound
 
 
 def serve_worker(config: Config, *, started: float, bound: dict[str, socket.socket] | None = None,

@@ -1,6 +1,7 @@
-"""`dexpy serve --workers N`: N processes accepting on the same listening sockets (pre-fork), to use more than
-one core. The parent binds the web listeners, forks the workers, forwards SIGTERM/SIGINT to them and waits;
-each worker opens its own runtime after the fork, so the storage must be shared between processes."""
+"""`dexpy serve --workers N`: N forked processes, to use more than one core. Each worker opens its own runtime
+(storage connections, threads, keys) after the fork and binds its own listening sockets with SO_REUSEPORT, so
+the kernel spreads new connections over the workers' accept queues; the parent forwards SIGTERM/SIGINT and
+waits. The storage must be shared between processes."""
 
 from __future__ import annotations
 
@@ -14,9 +15,21 @@ BACKLOG = 2048
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket the workers inherit."""
+    """A listening TCP socket that other workers may bind too (SO_REUSEPORT).
+
+    The protocol is named (IPPROTO_TCP, not 0): asyncio sets TCP_NODELAY only on sockets whose `proto` says
+    TCP, and without it every small answer waits out Nagle and the client's delayed ACK (~40 ms)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family, backlog=BACKLOG)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _exit_code(status: int) -> int:

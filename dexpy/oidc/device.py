@@ -138,7 +138,7 @@ class DeviceFlow:
             raise BrowserError(400, "Authorization failed. Please try again.")
         code = self._bound_code(params["code"], params["state"], request)
         self._check_pending(request.device_code)
-        body = redeem(self.provider.issuance, code)
+        body = redeem(self.provider.issuance, code, DEVICE_CODE_GRANT)
         stored = json.dumps(body)
         self._finish(request.device_code, lambda token: replace(token, status=STATUS_COMPLETE, token=stored))
         log.info("device flow completed", extra={"client_id": request.client_id})

@@ -29,6 +29,7 @@ from dexpy.oidc.tokens import Subject, TokenIssuer
 from dexpy.oidc.wire import decode_refresh_token, encode_refresh_token
 from dexpy.storage import AlreadyExists, NotFound, Storage
 from dexpy.storage.gc import refresh_token_expired
+from dexpy.telemetry import events
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +55,17 @@ class Issuance:
 
     # -- responses ------------------------------------------------------------------------------------------
 
-    def token_response(self, subject: Subject, *, code: str = "", refresh_value: str = "") -> dict[str, Any]:
+    def token_response(self, subject: Subject, *, grant_type: str, code: str = "",
+                       refresh_value: str = "") -> dict[str, Any]:
         """Dex's token response: a signed access token, an ID token when `openid` was granted, and the
-        refresh token when one was issued."""
+        refresh token when one was issued; counted and audited by `grant_type`."""
         access, expires_in = self.tokens.access_token(subject)
         body: dict[str, Any] = {"access_token": access, "token_type": "bearer", "expires_in": expires_in}
         if refresh_value:
             body["refresh_token"] = refresh_value
         if sc.OPENID in subject.scopes:
             body["id_token"] = self.tokens.id_token(subject, access_token=access, code=code)
+        events.token_issued(grant_type, subject)
         return body
 
     def wants_refresh(self, scopes: list[str], connector_id: str) -> bool:

@@ -8,7 +8,6 @@ later problem goes back to the client's redirect URI with `error` and `state`.
 from __future__ import annotations
 
 import base64
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -49,8 +48,7 @@ from dexpy.oidc.tokens import InvalidToken, Subject, TokenIssuer
 from dexpy.security.clientip import client_ip
 from dexpy.security.lockout import Lockout, ip_target, user_target
 from dexpy.storage import NotFound, Storage
-
-log = logging.getLogger(__name__)
+from dexpy.telemetry import events
 
 AUTH_CODE_TTL = timedelta(minutes=10)
 """RFC 6749 §4.1.2 recommends at most 10 minutes (Dex hard-codes 30)."""
@@ -342,17 +340,26 @@ class Provider:
         return ids
 
     def login_with_password(self, connector_id: str, connector: PasswordConnector, scopes: Scopes, username: str,
-                            password: str) -> Identity | None:
-        """The one place a password is checked (login form and password grant alike). Repeated failures lock
-        the user and the client IP out for a while; locked or not, the password is checked, so that the answer
-        takes the same time, and refused alike."""
+                            password: str, *, client_id: str) -> Identity | None:
+        """The one place a password is checked (login form and password grant alike), and counted. Repeated
+        failures lock the user and the client IP out for a while; locked or not, the password is checked, so
+        that the answer takes the same time, and refused alike."""
         attempt = self.lockout.begin([user_target(connector_id, username), ip_target(client_ip())])
         identity = connector.login(scopes, username, password)
-        return identity if attempt.finish(identity is not None) else None
+        allowed = attempt.finish(identity is not None)
+        if identity is None or not allowed:
+            events.login(connector_id, "invalid_credentials", user=username, client_id=client_id)
+            return None
+        events.login(connector_id, "success", client_id=client_id, claims=identity.claims())
+        return identity
 
     def finish_login(self, state: LoginState, connector_id: str, identity: Identity) -> LoginState:
-        log.info("login successful", extra={"connector_id": connector_id, "client_id": state.client_id})
-        return replace(state, connector_id=connector_id, claims=identity.claims(),
+        """The login state once a connector vouched for the user; counts callback logins (password logins
+        were counted when the password was checked)."""
+        claims = identity.claims()
+        if not isinstance(self.connectors.get(connector_id), PasswordConnector):
+            events.login(connector_id, "success", client_id=state.client_id, claims=claims)
+        return replace(state, connector_id=connector_id, claims=claims,
                        connector_data=base64.b64encode(identity.connector_data).decode(),
                        auth_time=int(self.clock().timestamp()))
 

@@ -16,7 +16,6 @@ from dexpy.security.clientip import ClientIPMiddleware
 from dexpy.security.limits import RequestLimitsMiddleware
 from dexpy.security.ratelimit import RateLimitMiddleware
 from dexpy.storage import StorageError
-from dexpy.telemetry.events import WebObserver
 from dexpy.telemetry.http import TelemetryMiddleware
 from dexpy.web import authorize, device, discovery, health, introspect, logout, revoke, token, userinfo
 from dexpy.web.context import WebState, error_page
@@ -68,6 +67,6 @@ def create_app(runtime: Runtime, *, background: bool = True) -> FastAPI:
     app.add_middleware(RateLimitMiddleware, config=config.security.rate_limit, prefix=prefix)
     app.add_middleware(RequestLimitsMiddleware, config=config.security.limits, prefix=prefix)
     app.add_middleware(SecurityHeaders, extra=config.web.headers, https=provider.issuer.startswith("https:"))
-    app.add_middleware(TelemetryMiddleware, prefix=prefix, observer=WebObserver(provider))
+    app.add_middleware(TelemetryMiddleware, prefix=prefix)
     app.add_middleware(ClientIPMiddleware, config=config.web.client_remote_ip)
     return app

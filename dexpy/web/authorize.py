@@ -201,7 +201,7 @@ async def password_submit(connector_id: str, request: Request) -> Response:
         if not isinstance(connector, PasswordConnector):
             raise BrowserError(400, "This connector does not take a password.")
         identity = provider.login_with_password(connector_id, connector, connector_scopes(login.scopes),
-                                                username, password)
+                                                username, password, client_id=login.client_id)
         if identity is None:
             return _password_page(state, browser, connector, request, username=username, invalid=True)
         return _after_login(state, provider.finish_login(login, connector_id, identity),

@@ -14,10 +14,12 @@ from starlette.responses import JSONResponse, Response
 
 from dexpy.connectors.base import ConnectorUnavailable
 from dexpy.storage import Conflict, Unavailable
+from dexpy.telemetry import events
 from dexpy.web.adapter import FormRequest, oauth2_request
 from dexpy.web.context import oauth_json_error, web
 
 router = APIRouter()
+Refused = Callable[[FormRequest, str], None]
 log = logging.getLogger(__name__)
 
 TOKEN_THREADS = 4
@@ -38,23 +40,36 @@ def _token_limiter() -> anyio.CapacityLimiter:
 async def token(request: Request) -> Response:
     provider = web(request).provider
     oauth_request = await oauth2_request(request, provider.url("/token"))
-    return await oauth_response(provider.server.create_token_response, oauth_request)
+    return await oauth_response(provider.server.create_token_response, oauth_request, refused=_refused)
+
+
+def _refused(oauth_request: FormRequest, error: str) -> None:
+    client = oauth_request.client
+    client_id = client.get_client_id() if client is not None else oauth_request.form.get("client_id", "")
+    events.token_refused(oauth_request.form.get("grant_type", ""), error, client_id=client_id)
 
 
 async def oauth_response(endpoint: Callable[[FormRequest], tuple[int, Any, list[tuple[str, str]]]],
-                         oauth_request: FormRequest) -> Response:
-    """Run an authlib-style endpoint in a worker thread; a no-store JSON answer, outages as 503."""
+                         oauth_request: FormRequest, refused: Refused | None = None) -> Response:
+    """Run an authlib-style endpoint in a worker thread; a no-store JSON answer, outages as 503. `refused`
+    hears the OAuth2 error of every answer but a 200."""
     try:
         status, body, headers = await anyio.to_thread.run_sync(endpoint, oauth_request, limiter=_token_limiter())
     except (Unavailable, ConnectorUnavailable) as exc:
         log.warning("%s failed: upstream unavailable: %s", oauth_request.uri, exc)
-        return oauth_json_error(503, "temporarily_unavailable", "The service is temporarily unavailable.",
-                                {"Retry-After": "1"})
+        return _unavailable(oauth_request, refused, "The service is temporarily unavailable.")
     except Conflict:
-        return oauth_json_error(503, "temporarily_unavailable", "Too many concurrent updates; retry.",
-                                {"Retry-After": "1"})
+        return _unavailable(oauth_request, refused, "Too many concurrent updates; retry.")
+    if status != 200 and refused is not None:
+        refused(oauth_request, str(body.get("error", status)))
     return JSONResponse(dict(body), status_code=status, headers={**dict(headers), "Cache-Control": "no-store",
                                                                   "Pragma": "no-cache"})
+
+
+def _unavailable(oauth_request: FormRequest, refused: Refused | None, description: str) -> Response:
+    if refused is not None:
+        refused(oauth_request, "temporarily_unavailable")
+    return oauth_json_error(503, "temporarily_unavailable", description, {"Retry-After": "1"})
 
 
 @router.api_route("/token", methods=["GET", "PUT", "DELETE", "PATCH"], include_in_schema=False)

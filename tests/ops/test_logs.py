@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 
 import pytest
 
@@ -78,12 +79,14 @@ def test_logs_of_a_login_token_and_refresh_hold_no_secrets(ops: Ops, caplog: pyt
 
 def test_request_id_is_returned_and_kept_when_given(ops: Ops) -> None:
     rp = RelyingParty(ops.server.issuer)
-    response = rp.http.get(f"{ops.server.issuer}/.well-known/openid-configuration")
-    assert len(response.headers["x-request-id"]) == 36
+    ids = [rp.http.get(f"{ops.server.issuer}/.well-known/openid-configuration").headers["x-request-id"]
+           for _ in range(3)]
+    assert len(set(ids)) == 3 and all(re.fullmatch(r"[0-9a-f-]{8,64}", i) for i in ids)
     given = rp.http.get(f"{ops.server.issuer}/healthz", headers={"X-Request-Id": "trace-123"})
     assert given.headers["x-request-id"] == "trace-123"
     odd = rp.http.get(f"{ops.server.issuer}/healthz", headers={"X-Request-Id": "a b;<script>"})
-    assert len(odd.headers["x-request-id"]) == 36
+    assert odd.headers["x-request-id"] not in {"a b;<script>", *ids}
+    assert re.fullmatch(r"[0-9a-f-]{8,64}", odd.headers["x-request-id"])
 
 
 @pytest.mark.parametrize("line", [

@@ -63,10 +63,10 @@ class AuthorizationCodeGrant(IssuanceMixin, grants.AuthorizationCodeGrant):
         return CodeModel(stored)
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
-        return 200, redeem(self.issuance, self.request.authorization_code.code), NO_STORE_HEADERS
+        return 200, redeem(self.issuance, self.request.authorization_code.code, self.GRANT_TYPE), NO_STORE_HEADERS
 
 
-def redeem(issuance: Issuance, code: AuthCode) -> dict[str, Any]:
+def redeem(issuance: Issuance, code: AuthCode, grant_type: str) -> dict[str, Any]:
     """Spend a checked code: mark it used, store the refresh token it grants, and build the token response
     (the code grant, and the device callback)."""
     subject = subject_of(code)
@@ -74,7 +74,7 @@ def redeem(issuance: Issuance, code: AuthCode) -> dict[str, Any]:
     refresh_id = new_id() if want_refresh else ""
     issuance.redeem_code(code, refresh_id)
     refresh_value = issuance.create_refresh(subject, code.connector_data, refresh_id) if want_refresh else ""
-    return issuance.token_response(subject, code=code.id, refresh_value=refresh_value)
+    return issuance.token_response(subject, grant_type=grant_type, code=code.id, refresh_value=refresh_value)
 
 
 def pkce() -> CodeChallenge:

@@ -48,4 +48,4 @@ class ClientCredentialsGrant(IssuanceMixin, grants.ClientCredentialsGrant):
         scopes = sc.split_scopes(self.request.payload.scope)
         subject = Subject(claims=client_claims(client, scopes), connector_id="", scopes=scopes, client_id=client.id,
                           grant_id=new_id())
-        return 200, self.issuance.token_response(subject), NO_STORE_HEADERS
+        return 200, self.issuance.token_response(subject, grant_type=self.GRANT_TYPE), NO_STORE_HEADERS

@@ -40,7 +40,7 @@ class PasswordGrant(IssuanceMixin, grants.ResourceOwnerPasswordCredentialsGrant)
         connector = self.issuance.connectors.get(connector_id)
         assert isinstance(connector, PasswordConnector)
         identity = self.server.login_with_password(  # type: ignore[attr-defined]
-            connector_id, connector, connector_scopes(self._scopes), username, password
+            connector_id, connector, connector_scopes(self._scopes), username, password, client_id=client_id
         )
         if identity is None:
             raise InvalidGrantError("Invalid username or password")
@@ -55,4 +55,5 @@ class PasswordGrant(IssuanceMixin, grants.ResourceOwnerPasswordCredentialsGrant)
         refresh_value = ""
         if self.issuance.wants_refresh(scopes, connector_id):
             refresh_value = self.issuance.create_refresh(subject, identity.connector_data)
-        return 200, self.issuance.token_response(subject, refresh_value=refresh_value), NO_STORE_HEADERS
+        body = self.issuance.token_response(subject, grant_type=self.GRANT_TYPE, refresh_value=refresh_value)
+        return 200, body, NO_STORE_HEADERS

@@ -44,4 +44,5 @@ class RefreshTokenGrant(IssuanceMixin, grants.RefreshTokenGrant):
         if not set(requested) <= set(model.record.scopes):
             raise InvalidScopeError("Requested scopes contain unauthorized scope(s).")
         subject, value = self.issuance.refresh(model.record, model.presented, requested)
-        return 200, self.issuance.token_response(subject, refresh_value=value), NO_STORE_HEADERS
+        body = self.issuance.token_response(subject, grant_type=self.GRANT_TYPE, refresh_value=value)
+        return 200, body, NO_STORE_HEADERS

@@ -23,6 +23,7 @@ from dexpy.oidc import scopes as sc
 from dexpy.oidc.grants.base import TOKEN_AUTH_METHODS, IssuanceMixin
 from dexpy.oidc.issuance import NO_STORE_HEADERS
 from dexpy.oidc.tokens import Subject
+from dexpy.telemetry import events
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class TokenExchangeGrant(IssuanceMixin, BaseGrant, TokenEndpointMixin):
             token, expires_in = tokens.id_token(subject), int(tokens.ttl.total_seconds())
         else:
             token, expires_in = tokens.access_token(subject)
-        log.info("token exchange successful", extra={"client_id": client_id, "connector_id": form["connector_id"]})
+        events.token_issued(self.GRANT_TYPE, subject)
         body = {"access_token": token, "issued_token_type": form["requested_token_type"], "token_type": "bearer",
                 "expires_in": expires_in}
         return 200, body, NO_STORE_HEADERS

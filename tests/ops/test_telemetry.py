@@ -1,11 +1,19 @@
-"""The telemetry listener: metric values after a scripted login, liveness, and readiness following storage."""
+"""The telemetry listener: metric values after a scripted login and a password grant, liveness, and readiness
+following storage."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import httpx
+import pytest
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from dexpy.api import pb
+from dexpy.logs import AUDIT_LOGGER
+from tests.fixtures.dexpy_server import run_dexpy
 from tests.fixtures.rp import RelyingParty, form_action, form_fields
 from tests.ops.conftest import Ops
 
@@ -92,3 +100,27 @@ def test_readiness_pings_connectors(ops: Ops) -> None:
     assert ready.status_code == 503
     assert ready.json()["checks"]["connector:dir"]["ok"] is False
     assert ready.json()["checks"]["storage"] == {"ok": True}
+
+
+def test_password_grant_counts_one_login_and_one_token_per_request(tmp_path: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=AUDIT_LOGGER)
+
+    def count(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    logins = {r: count("dexpy_logins_total", connector="local", result=r) for r in ("success", "invalid_credentials")}
+    issued = count("dexpy_tokens_issued_total", grant_type="password")
+    with run_dexpy(tmp_path, "oauth2:\n  passwordConnector: local\n") as server:
+        rp = RelyingParty(server.issuer)
+        assert rp.token(grant_type="password", username="admin@example.com", password="wrong",
+                        scope="openid").status_code == 400
+        assert rp.token(grant_type="password", username="admin@example.com", password="password",
+                        scope="openid").status_code == 200
+    assert count("dexpy_logins_total", connector="local", result="invalid_credentials") - \
+        logins["invalid_credentials"] == 1
+    assert count("dexpy_logins_total", connector="local", result="success") - logins["success"] == 1
+    assert count("dexpy_tokens_issued_total", grant_type="password") - issued == 1
+    lines = [(r.event, r.result, r.client_id) for r in caplog.records if r.name == AUDIT_LOGGER]  # type: ignore[attr-defined]
+    assert lines == [("login", "invalid_credentials", "example-app"), ("token", "failure", "example-app"),
+                     ("login", "success", "example-app"), ("token", "success", "example-app")]

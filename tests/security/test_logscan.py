@@ -20,5 +20,6 @@ def test_a_secret_learnt_from_traffic_is_found_in_a_log_line(rp):
 
 
 def test_plain_words_are_not_searched_for():
-    COLLECTOR.learn([("password", "password"), ("password", "Sup3r-s3cret!")])
-    assert "password" not in COLLECTOR.secrets and "Sup3r-s3cret!" in COLLECTOR.secrets
+    COLLECTOR.learn([("password", "password"), ("password", "Sup3r-s3cret!"), ("token", "refresh_token")])
+    assert "password" not in COLLECTOR.secrets and "refresh_token" not in COLLECTOR.secrets
+    assert "Sup3r-s3cret!" in COLLECTOR.secrets

@@ -38,6 +38,9 @@ class KindSpec:
     """The name may collide, so a read compares the stored key with the one asked for."""
     cached: bool = False
     """Slow-changing: reads come from a watch-fed cache."""
+    miss_is_absent: bool = False
+    """With `cached`: `get` takes a miss in the synced cache as absent instead of asking the API (for records
+    whose absence is the common case and where a watch's delay is harmless: failure counters)."""
 
     @property
     def singular(self) -> str:
@@ -87,7 +90,8 @@ KINDS: dict[type, KindSpec] = {
         KindSpec(model.Revocation, DEXPY_GROUP, "Revocation", "revocations", codec.encode_revocation,
                  codec.decode_revocation, names.id_to_name, hashed_name=True),
         KindSpec(model.FailureCounter, DEXPY_GROUP, "FailureCounter", "failurecounters",
-                 codec.encode_failure_counter, codec.decode_failure_counter, names.id_to_name, hashed_name=True),
+                 codec.encode_failure_counter, codec.decode_failure_counter, names.id_to_name, hashed_name=True,
+                 cached=True, miss_is_absent=True),
     )
 }
 

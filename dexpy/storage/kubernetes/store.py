@@ -59,7 +59,11 @@ class KubernetesStorage:
 
     def get(self, kind: type[R], key: str) -> R:
         spec = spec_of(kind)
-        return self._decode_as(spec, self._read(spec, self._name(spec, key)), key)  # type: ignore[no-any-return]
+        name = self._name(spec, key)
+        cache = self._caches.get(kind)
+        if spec.miss_is_absent and cache is not None and cache.synced and cache.get(name) is None:
+            raise NotFound(f"{spec.kind} {key!r} not found")
+        return self._decode_as(spec, self._read(spec, name), key)  # type: ignore[no-any-return]
 
     def list(self, kind: type[R]) -> list[R]:
         spec = spec_of(kind)

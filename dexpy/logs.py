@@ -23,6 +23,7 @@ from dexpy.config import LoggerConfig
 
 AUDIT_LOGGER = "dexpy.audit"
 REDACTED = "[REDACTED]"
+_audit_log = logging.getLogger(AUDIT_LOGGER)
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "warning": logging.WARNING,
           "error": logging.ERROR}
 
@@ -146,4 +147,4 @@ def audit(event: str, **fields: Any) -> None:
     ctx = request_context.get()
     if ctx is not None:
         fields = {"request_id": ctx.request_id, "remote_addr": ctx.remote_addr, **fields}
-    logging.getLogger(AUDIT_LOGGER).info(event, extra={"event": event, **fields})
+    _audit_log.info(event, extra={"event": event, **fields})

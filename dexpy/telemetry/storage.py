@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
+
+from prometheus_client import Histogram
 
 from dexpy.model import Keys
 from dexpy.storage import Storage, StorageError
@@ -14,6 +17,12 @@ from dexpy.storage.codec import require_kind
 from dexpy.telemetry import KEY_ROTATIONS, STORAGE_ERRORS, STORAGE_LATENCY
 
 R = TypeVar("R")
+
+
+@functools.cache
+def _latency(verb: str, kind: str) -> Histogram:
+    """The histogram child of one (verb, kind): looked up once, not on every storage call."""
+    return STORAGE_LATENCY.labels(verb=verb, kind=kind)
 
 
 def _kid(keys: Keys) -> object:
@@ -34,7 +43,7 @@ class InstrumentedStorage:
             STORAGE_ERRORS.labels(verb=verb, kind=name, error=type(exc).__name__).inc()
             raise
         finally:
-            STORAGE_LATENCY.labels(verb=verb, kind=name).observe(time.perf_counter() - start)
+            _latency(verb, name).observe(time.perf_counter() - start)
 
     def create(self, record: Any) -> None:
         with self._timed("create", type(record)):
@@ -72,7 +81,7 @@ class InstrumentedStorage:
         try:
             return self.inner.garbage_collect(now)
         finally:
-            STORAGE_LATENCY.labels(verb="garbage_collect", kind="all").observe(time.perf_counter() - start)
+            _latency("garbage_collect", "all").observe(time.perf_counter() - start)
 
     def close(self) -> None:
         self.inner.close()

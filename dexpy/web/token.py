@@ -22,10 +22,12 @@ router = APIRouter()
 Refused = Callable[[FormRequest, str], None]
 log = logging.getLogger(__name__)
 
-TOKEN_THREADS = 4
+TOKEN_THREADS = 2
 """Token requests run at once per process. Their work is CPU (signatures) under one GIL: more threads only share
 it, so every queued request finishes late (bench: refresh p99 860 ms with the default 40 threads, ~90 ms with 4,
-the same req/s); a few still overlap storage round trips."""
+the same req/s), and each storage call that releases the GIL waits to get it back. One worker, SQLite, 32
+connections: 4 threads 1.75 ms of server CPU per refresh, 2 threads 1.6 ms, 1 thread 1.53 ms; two still overlap
+a storage round trip with a signature."""
 _limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = weakref.WeakKeyDictionary()
 
 

@@ -206,6 +206,7 @@ class Provider:
             "end_session_endpoint": self.url("/logout"),
             "backchannel_logout_supported": True,
             "backchannel_logout_session_supported": True,
+            "authorization_response_iss_parameter_supported": True,
             "grant_types_supported": grant_types,
             "response_types_supported": sorted(self.response_types),
             "response_modes_supported": list(RESPONSE_MODES),
@@ -399,6 +400,7 @@ class Provider:
             params["id_token"] = self.tokens.id_token(subject, access_token=access, code=code)
         if state.state:
             params["state"] = state.state
+        params["iss"] = self.issuer  # RFC 9207: tells a client talking to several issuers which one answered
         return AuthorizationResponse(state.redirect_uri, params, state.response_mode)
 
     # -- userinfo -------------------------------------------------------------------------------------------

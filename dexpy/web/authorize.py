@@ -58,7 +58,7 @@ def respond(state: WebState, answer: AuthorizationResponse) -> Response:
 
 def redirect_error(state: WebState, err: RedirectError) -> Response:
     mode = "query" if err.response_mode in ("oob", "") else err.response_mode
-    return respond(state, AuthorizationResponse(err.redirect_uri, err.params, mode))
+    return respond(state, AuthorizationResponse(err.redirect_uri, {**err.params, "iss": state.provider.issuer}, mode))
 
 
 async def _run(state: WebState, browser: Browser, func, *args) -> Response:  # type: ignore[no-untyped-def]

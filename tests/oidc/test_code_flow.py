@@ -201,3 +201,10 @@ def test_unusable_prompt_is_invalid_request_not_a_500(rp, prompt):
     assert response.status_code == 303
     params = parse_qs(urlsplit(response.headers["location"]).query)
     assert params["error"] == ["invalid_request"] and params["state"] == ["s3"]
+
+
+def test_authorization_responses_name_the_issuer_rfc_9207(rp):
+    assert rp.discovery()["authorization_response_iss_parameter_supported"] is True
+    assert rp.login().params["iss"] == rp.issuer
+    refused = rp.browse(rp.auth_url(scope="openid bogus", state="s4"))
+    assert parse_qs(urlsplit(refused.headers["location"]).query)["iss"] == [rp.issuer]

@@ -47,13 +47,13 @@ def _delivered(response: httpx.Response, where: str) -> dict[str, str]:
 
 def _expected_keys(response_type: str) -> set[str]:
     kinds = set(response_type.split())
-    keys = {"state"} | (kinds & {"code", "id_token"})
+    keys = {"state", "iss"} | (kinds & {"code", "id_token"})
     return keys | ({"access_token", "token_type", "expires_in"} if "token" in kinds else set())
 
 
 def _check_response(rp: RelyingParty, got: dict[str, str], response_type: str, verifier: str) -> None:
     kinds = set(response_type.split())
-    assert set(got) == _expected_keys(response_type) and got["state"] == "st-1"
+    assert set(got) == _expected_keys(response_type) and got["state"] == "st-1" and got["iss"] == rp.issuer
     if "id_token" in kinds:
         claims = rp.verify_id_token(got["id_token"], nonce="n-1")
         assert claims.get("c_hash") == (_half_hash(got["code"]) if "code" in kinds else None)
@@ -125,7 +125,8 @@ def test_code_token_needs_no_nonce(server):
 def test_a_rejected_approval_is_access_denied_where_the_response_would_go(server, response_type, where):
     response, _ = _authorize(RelyingParty(server.issuer), response_type, approve=False, approval_prompt="force")
     error = _delivered(response, where)
-    assert error == {"error": "access_denied", "error_description": error["error_description"], "state": "st-1"}
+    assert error == {"error": "access_denied", "error_description": error["error_description"], "state": "st-1",
+                     "iss": server.issuer}
 
 
 def test_a_rejected_approval_in_form_post_mode_is_posted(server):

@@ -79,10 +79,11 @@ def test_prompt_none_answers_without_ui(tmp_path, clock):
     with run_dexpy(tmp_path, clock=clock) as server:
         rp = RelyingParty(server.issuer)
         assert _answer(rp, _visit(rp, prompt="none")) == {
-            "error": "login_required", "error_description": "The user is not logged in.", "state": "st-1"}
+            "error": "login_required", "error_description": "The user is not logged in.", "state": "st-1",
+            "iss": server.issuer}
         rp.login()
         silent = _visit(rp, prompt="none", nonce="n-1")
-        assert set(_answer(rp, silent)) == {"code", "state"}
+        assert set(_answer(rp, silent)) == {"code", "state", "iss"}
         tokens = rp.exchange(Login(silent.headers["location"]))
         assert tokens.status_code == 200, tokens.text
         assert rp.verify_id_token(tokens.json()["id_token"], nonce="n-1")["sub"]

@@ -27,7 +27,8 @@ _audit_log = logging.getLogger(AUDIT_LOGGER)
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "warning": logging.WARNING,
           "error": logging.ERROR}
 
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName",
+                                                                      "color_message"}  # uvicorn's ANSI copy
 _SECRET_NAME = re.compile(r"pass(word)?|secret|token|code|hash|authorization|cookie|credential", re.I)
 _SECRET_PATTERNS = (
     re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*"),                                     # JWTs (ID and access tokens)

@@ -32,15 +32,20 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _exit_code(status: int) -> int:
+def _exit_code(status: int, forwarded: set[int]) -> int:
+    """The child's exit code; 0 when it died of a signal the parent forwarded (stopped while starting, before
+    it handled signals itself)."""
     code = os.waitstatus_to_exitcode(status)
-    return code if code >= 0 else 128 - code
+    if code >= 0:
+        return code
+    return 0 if -code in forwarded else 128 - code
 
 
 def run_workers(count: int, worker: Callable[[int], int]) -> int:
     """Run `worker(index)` in `count` forked processes; return the worst exit code. When one worker fails,
     the others are stopped."""
     children: set[int] = set()
+    forwarded: set[int] = set()
     for index in range(count):
         pid = os.fork()
         if pid == 0:
@@ -52,6 +57,7 @@ def run_workers(count: int, worker: Callable[[int], int]) -> int:
         children.add(pid)
 
     def forward(sig: int, frame: FrameType | None) -> None:
+        forwarded.add(sig)
         for child in children:
             os.kill(child, sig)
 
@@ -61,7 +67,7 @@ def run_workers(count: int, worker: Callable[[int], int]) -> int:
     while children:
         pid, status = os.wait()
         children.discard(pid)
-        code = _exit_code(status)
+        code = _exit_code(status, forwarded)
         if code and not worst:
             forward(signal.SIGTERM, None)
         worst = max(worst, code)

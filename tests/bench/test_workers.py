@@ -48,7 +48,30 @@ def _accepts(sock: socket.socket) -> bool:
     return True
 
 
+STARTING_WORKERS = """
+import sys, time
+from dexpy.workers import run_workers
+sys.exit(run_workers(2, lambda index: time.sleep(60) or 0))
+"""
+
+
+def test_sigterm_while_workers_start_is_a_clean_stop() -> None:
+    """A worker still opening its runtime has no signal handler yet; SIGTERM kills it, and that is a stop."""
+    process = subprocess.Popen([sys.executable, "-c", STARTING_WORKERS], text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while len(_pids_by_worker(process)) < 2:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.02)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        process.kill()
+        process.wait()
+
+
 def _pids_by_worker(process: subprocess.Popen[str]) -> list[int]:
+    """The pids of the process's children: its workers."""
     return [int(p) for p in Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()]
 
 

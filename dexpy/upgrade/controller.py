@@ -329,7 +329,7 @@ class Controller:
         return IDLE
 
     def _take(self, work: Pass, spec: ClusterVersionSpec, situation: plan.Situation, step: plan.Step) -> float:
-        kube, now, progress = self._kube, work.now, work.progress
+        kube, now = self._kube, work.now
         views = {view.component.name: view for view in situation.components}
         nodes = {view.name: view for view in situation.nodes}
         self._record_nodes(work, situation)

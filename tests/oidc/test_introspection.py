@@ -8,18 +8,12 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from dexpy.clock import FrozenClock
 from dexpy.oidc.wire import decode_subject
 from tests.fixtures.dexpy_server import run_dexpy
 from tests.fixtures.rp import RelyingParty
 
 OFFLINE = "openid email profile offline_access"
 ADMIN_ID = "08a8684b-db88-4b73-90a9-3cd1661f5466"
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(datetime.now(timezone.utc))  # the relying party checks `exp` against real time
 
 
 @pytest.fixture

@@ -8,23 +8,17 @@ import json
 import logging
 import queue
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import httpx
 import pytest
 
-from dexpy.clock import FrozenClock
 from dexpy.model import Client
 from dexpy.storage.gc import GarbageCollector
 from tests.fixtures.dexpy_server import DexpyServer, free_port, run_dexpy
 from tests.fixtures.rp import RelyingParty, backchannel_receiver, form_action, form_fields
 
 OFFLINE = "openid email offline_access"
-
-
-@pytest.fixture
-def clock():
-    return FrozenClock(datetime.now(timezone.utc))  # the relying parties check `exp` against real time
 
 
 def _client(server: DexpyServer, client_id: str, backchannel: str = "",

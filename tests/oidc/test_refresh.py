@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
-from dexpy.clock import FrozenClock
 from tests.fixtures.dexpy_server import run_dexpy
 from tests.fixtures.rp import RelyingParty
 
@@ -17,11 +16,6 @@ def _tokens(rp: RelyingParty) -> dict:
     response = rp.exchange(rp.login(scope=OFFLINE))
     assert response.status_code == 200, response.text
     return response.json()
-
-
-@pytest.fixture
-def clock():
-    return FrozenClock(datetime.now(timezone.utc))  # the relying party checks `exp` against real time
 
 
 def _server(tmp_path, clock, expiry: str = ""):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
-from dexpy.clock import FrozenClock
 from dexpy.model import OfflineSessions, offline_session_key
 from dexpy.oidc.offline import MAX_REFRESH_PER_USER
 from dexpy.oidc.wire import decode_refresh_token, encode_refresh_token
@@ -14,11 +13,6 @@ from tests.fixtures.dexpy_server import CLIENT_SECRET, run_dexpy
 from tests.fixtures.rp import RelyingParty
 
 ADMIN_ID = "08a8684b-db88-4b73-90a9-3cd1661f5466"
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(datetime.now(timezone.utc))  # the relying party checks `exp` against real time
 
 
 @pytest.fixture

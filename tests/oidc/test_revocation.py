@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
-from dexpy.clock import FrozenClock
 from tests.fixtures.dexpy_server import run_dexpy
 from tests.fixtures.rp import RelyingParty
 
 OFFLINE = "openid email profile offline_access"
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(datetime.now(timezone.utc))  # the relying party checks `exp` against real time
 
 
 @pytest.fixture

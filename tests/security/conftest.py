@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
@@ -21,11 +20,6 @@ security:
   rateLimit:
     enabled: false
 """
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(datetime.now(timezone.utc))
 
 
 @pytest.fixture

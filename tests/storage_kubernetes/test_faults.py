@@ -16,7 +16,6 @@ from dexpy.storage.kubernetes.transport import MAX_OBJECT_BYTES
 from tests.fixtures.kubeapi import Rule
 from tests.fixtures.kubeapi.fixture import KubeAPIFixture
 from tests.storage.samples import sample
-from tests.storage_kubernetes.conftest import OpenStore
 
 REFRESH: RefreshToken = sample(RefreshToken)  # type: ignore[assignment]
 

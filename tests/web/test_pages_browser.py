@@ -25,7 +25,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from dexpy.config import FrontendConfig
 from dexpy.web.render import Renderer, static_roots
-from tests.fixtures.browser import browser, chromium_session, screenshot  # noqa: F401  (fixtures)
+from tests.fixtures.browser import screenshot
 
 CSP = "default-src 'self'"
 THEMES = ("light", "dark")

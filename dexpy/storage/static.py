@@ -21,6 +21,17 @@ def _by_key(records: Iterable[Any]) -> dict[str, Any]:
     return {record.key: copy.deepcopy(record) for record in records}
 
 
+def _private_copy(record: R) -> R:
+    """A copy the caller may change, made per read: the static kinds hold strings, bytes, booleans and flat
+    lists of strings, so copying the record and its lists is as private as a deep copy at a fraction of
+    its cost."""
+    copied = copy.copy(record)
+    for name, value in vars(copied).items():
+        if isinstance(value, list):
+            setattr(copied, name, list(value))
+    return copied
+
+
 class StaticStorage:
     def __init__(
         self,
@@ -55,14 +66,14 @@ class StaticStorage:
     def get(self, kind: type[R], key: str) -> R:
         key, static = self._lookup(kind, key)
         if static is not None:
-            found: R = copy.deepcopy(static)
+            found: R = _private_copy(static)
             return found
         return self.inner.get(kind, key)
 
     def list(self, kind: type[R]) -> list[R]:
         static = self._static.get(kind, {})
         stored: list[Any] = self.inner.list(kind)
-        records = [r for r in stored if r.key not in static] + [copy.deepcopy(r) for r in static.values()]
+        records = [r for r in stored if r.key not in static] + [_private_copy(r) for r in static.values()]
         return sorted(records, key=lambda r: r.key)
 
     def update(self, kind: type[R], key: str, updater: Callable[[R], R]) -> R:

@@ -40,7 +40,8 @@ class KindSpec:
     """Slow-changing: reads come from a watch-fed cache."""
     miss_is_absent: bool = False
     """With `cached`: `get` takes a miss in the synced cache as absent instead of asking the API (for records
-    whose absence is the common case and where a watch's delay is harmless: failure counters)."""
+    whose absence is the common case and where a watch's delay is acceptable: failure counters, revocations;
+    this process's own writes reach its cache at once, other replicas' within the watch's delay)."""
 
     @property
     def singular(self) -> str:
@@ -88,7 +89,7 @@ KINDS: dict[type, KindSpec] = {
         KindSpec(model.DeviceToken, DEX_GROUP, "DeviceToken", "devicetokens", codec.encode_device_token,
                  codec.decode_device_token),
         KindSpec(model.Revocation, DEXPY_GROUP, "Revocation", "revocations", codec.encode_revocation,
-                 codec.decode_revocation, names.id_to_name, hashed_name=True),
+                 codec.decode_revocation, names.id_to_name, hashed_name=True, cached=True, miss_is_absent=True),
         KindSpec(model.FailureCounter, DEXPY_GROUP, "FailureCounter", "failurecounters",
                  codec.encode_failure_counter, codec.decode_failure_counter, names.id_to_name, hashed_name=True,
                  cached=True, miss_is_absent=True),

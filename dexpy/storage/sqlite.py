@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -57,9 +58,20 @@ class SQLiteStorage:
         self._connections_lock = threading.Lock()
         with self._guard():
             db = self._db()
-            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                db.execute("PRAGMA journal_mode=WAL")
+            self._ensure_wal(db)
             db.executescript(_SCHEMA)
+
+    def _ensure_wal(self, db: sqlite3.Connection) -> None:
+        """Switch a new file to WAL. A mode switch does not wait out the busy timeout: when several processes
+        open a new file at once (workers starting), the losers see "locked" at once; retry until one has won."""
+        deadline = time.monotonic() + self._busy_timeout
+        while db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     @contextmanager
     def _guard(self) -> Iterator[None]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,3 +103,27 @@ def test_an_unopenable_file_is_unavailable(tmp_path: Path) -> None:
 def test_an_in_memory_database_is_refused() -> None:
     with pytest.raises(ValueError, match="memory storage"):
         SQLiteStorage(":memory:")
+
+
+def _open_at_the_barrier(path: str, barrier: Any, results: Any) -> None:
+    barrier.wait()
+    try:
+        SQLiteStorage(path).close()
+        results.put("ok")
+    except Exception as exc:  # reported to the parent, which asserts on it
+        results.put(repr(exc))
+
+
+def test_processes_opening_a_new_file_at_once_all_succeed(tmp_path: Path) -> None:
+    """What `dexpy serve --workers N` does on a first start: every worker opens the same new file."""
+    context = multiprocessing.get_context("fork")
+    for attempt in range(8):
+        path = str(tmp_path / f"new-{attempt}.db")
+        barrier, results = context.Barrier(6), context.Queue()
+        processes = [context.Process(target=_open_at_the_barrier, args=(path, barrier, results)) for _ in range(6)]
+        for process in processes:
+            process.start()
+        outcomes = [results.get(timeout=30) for _ in processes]
+        for process in processes:
+            process.join()
+        assert outcomes == ["ok"] * 6

@@ -43,26 +43,36 @@ def _exit_code(status: int, forwarded: set[int]) -> int:
 
 def run_workers(count: int, worker: Callable[[int], int]) -> int:
     """Run `worker(index)` in `count` forked processes; return the worst exit code. When one worker fails,
-    the others are stopped."""
+    the others are stopped.
+
+    SIGTERM/SIGINT are blocked while forking, so a signal that arrives during start-up is forwarded to every
+    worker once they all exist, never lost and never the parent's death; each child restores the default
+    handlers before unblocking, so it does not run the parent's forwarding."""
     children: set[int] = set()
     forwarded: set[int] = set()
-    for index in range(count):
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                code = worker(index)
-            finally:
-                os._exit(code)
-        children.add(pid)
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
 
     def forward(sig: int, frame: FrameType | None) -> None:
         forwarded.add(sig)
         for child in children:
             os.kill(child, sig)
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    for sig in stop_signals:
         signal.signal(sig, forward)
+    for index in range(count):
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                for sig in stop_signals:
+                    signal.signal(sig, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
+                code = worker(index)
+            finally:
+                os._exit(code)
+        children.add(pid)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
     worst = 0
     while children:
         pid, status = os.wait()

@@ -207,14 +207,8 @@ class Pool:
             return self._idle.pop() if self._idle else None
 
     def _use(self, conn: ldap3.Connection, op: Callable[[ldap3.Connection], T]) -> T:
-        try:
+        with _closed_on_failure(conn):
             result = op(conn)
-        except _UNREACHABLE as exc:
-            _close(conn)
-            raise unavailable(exc, conn) from exc
-        except BaseException:
-            _close(conn)
-            raise
         with self._lock:
             self._idle.append(conn)
         return result
@@ -234,6 +228,19 @@ def _timed_out(exc: BaseException | None) -> bool:
     return False
 
 
+@contextmanager
+def _closed_on_failure(conn: ldap3.Connection) -> Iterator[None]:
+    """Close `conn` if the block fails; a directory that cannot be reached becomes ConnectorUnavailable."""
+    try:
+        yield
+    except _UNREACHABLE as exc:
+        _close(conn)
+        raise unavailable(exc, conn) from exc
+    except BaseException:
+        _close(conn)
+        raise
+
+
 def _close(conn: ldap3.Connection) -> None:
     try:
         conn.unbind()
@@ -249,18 +256,12 @@ def opener(server: Callable[[], ldap3.Server], config: LDAPConfig, user: str | N
     def open_connection() -> ldap3.Connection:
         conn = ldap3.Connection(server(), user=user, password=password, receive_timeout=receive_timeout,
                                 read_only=True, check_names=False, auto_referrals=False, raise_exceptions=False)
-        try:
+        with _closed_on_failure(conn):
             conn.open()
             if config.start_tls:
                 conn.start_tls()
             if user and not conn.bind():
                 raise ServiceBindFailed(conn.result.get("description", "bind refused"))
-        except _UNREACHABLE as exc:
-            _close(conn)
-            raise unavailable(exc, conn) from exc
-        except BaseException:
-            _close(conn)
-            raise
         return conn
 
     return open_connection

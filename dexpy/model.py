@@ -134,6 +134,10 @@ class OfflineSessions:
     def key(self) -> str:
         return offline_session_key(self.user_id, self.conn_id)
 
+    def all_refs(self) -> dict[str, RefreshTokenRef]:
+        """Every linked token by refresh ID, including those a Dex wrote (in `refresh` only)."""
+        return {**{ref.id: ref for ref in self.refresh.values()}, **self.tokens}
+
 
 @dataclass
 class Password:

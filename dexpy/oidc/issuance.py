@@ -27,7 +27,7 @@ from dexpy.oidc import offline
 from dexpy.oidc import scopes as sc
 from dexpy.oidc.tokens import Subject, TokenIssuer
 from dexpy.oidc.wire import decode_refresh_token, encode_refresh_token
-from dexpy.storage import AlreadyExists, NotFound, Storage
+from dexpy.storage import AlreadyExists, NotFound, Storage, StorageError
 from dexpy.storage.gc import refresh_token_expired
 from dexpy.telemetry import events
 
@@ -119,10 +119,23 @@ class Issuance:
             grant_id=subject.grant_id,
             session_id=subject.session_id,
         )
-        self.storage.create(record)
-        for dropped in offline.link(self.storage, record, connector_data):
-            self._delete_record(dropped)
+        try:
+            self.storage.create(record)
+            dropped = offline.link(self.storage, record, connector_data)
+        except Exception:
+            self._forget_unlinked(record.id)  # its create may have succeeded even if it raised
+            raise
+        for dropped_id in dropped:
+            self._forget_unlinked(dropped_id)
         return encode_refresh_token(record.id, record.token)
+
+    def _forget_unlinked(self, refresh_id: str) -> None:
+        """Delete a token no OfflineSessions links (any more), if the storage lets us. Failing to is not the
+        request's failure: the garbage collector deletes unlinked tokens on its next pass."""
+        try:
+            self.storage.delete(RefreshToken, refresh_id)
+        except StorageError:
+            pass
 
     def _delete_record(self, refresh_id: str) -> RefreshToken | None:
         try:

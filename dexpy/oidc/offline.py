@@ -17,11 +17,6 @@ MAX_REFRESH_PER_USER = 10
 script logging in in a loop cannot grow one OfflineSessions object without bound."""
 
 
-def all_refs(sessions: OfflineSessions) -> dict[str, RefreshTokenRef]:
-    """Every linked token by refresh ID, including those a Dex wrote (in `refresh` only)."""
-    return {**{ref.id: ref for ref in sessions.refresh.values()}, **sessions.tokens}
-
-
 def _newest_per_client(refs: dict[str, RefreshTokenRef]) -> dict[str, RefreshTokenRef]:
     newest: dict[str, RefreshTokenRef] = {}
     for ref in sorted(refs.values(), key=lambda r: r.created_at):
@@ -40,7 +35,7 @@ def link(storage: Storage, record: RefreshToken, connector_data: bytes) -> list[
     dropped: list[str] = []
 
     def add(current: OfflineSessions) -> OfflineSessions:
-        refs = {**all_refs(current), ref.id: ref}
+        refs = {**current.all_refs(), ref.id: ref}
         oldest = sorted((r for r in refs.values() if r.id != ref.id), key=lambda r: r.created_at)
         dropped[:] = [r.id for r in oldest[: max(0, len(refs) - MAX_REFRESH_PER_USER)]]
         kept = {i: r for i, r in refs.items() if i not in dropped}
@@ -62,7 +57,7 @@ def unlink(storage: Storage, record: RefreshToken) -> None:
     """Remove `record` from its user's index (the client's newest becomes its next newest, if any)."""
 
     def remove(current: OfflineSessions) -> OfflineSessions:
-        return _with_refs(current, {i: r for i, r in all_refs(current).items() if i != record.id})
+        return _with_refs(current, {i: r for i, r in current.all_refs().items() if i != record.id})
 
     try:
         storage.update(OfflineSessions, offline_session_key(record.claims.user_id, record.connector_id), remove)
@@ -77,7 +72,7 @@ def live_tokens(storage: Storage, user_id: str, connector_id: str) -> list[Refre
     except NotFound:
         return []
     records = []
-    for refresh_id in all_refs(sessions):
+    for refresh_id in sessions.all_refs():
         try:
             records.append(storage.get(RefreshToken, refresh_id))
         except NotFound:

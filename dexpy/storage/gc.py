@@ -3,6 +3,11 @@
 Beyond the backend's `garbage_collect`, it deletes refresh tokens past `expiry.refreshTokens` lifetimes (Dex
 only refuses them when presented; deleting them keeps a store of abandoned tokens from growing forever) and
 removes their references from the user's OfflineSessions.
+
+It also deletes orphaned refresh tokens: those no OfflineSessions links, older than `ORPHAN_GRACE`. A login
+creates the token and then links it; when the storage fails in between (or a create succeeds on the API but its
+answer is lost) the client never gets the token and the login deletes it at once if it can, but during an outage
+it cannot. Nobody holds such a token, so deleting it loses nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = timedelta(minutes=5)
 """Dex's fixed garbage collection period."""
+
+ORPHAN_GRACE = timedelta(minutes=10)
+"""How long an unlinked refresh token is left alone: far longer than a login takes to link the token it created."""
 
 
 def refresh_token_expired(token: RefreshToken, policy: RefreshTokenExpiry, now: datetime) -> bool:
@@ -59,12 +67,12 @@ class GarbageCollector:
         return counts
 
     def _sweep_refresh_tokens(self, now: datetime) -> int:
-        policy = self._refresh_policy
-        if not (policy.absolute_lifetime or policy.valid_if_not_used_for):
-            return 0
+        # The links are read before the tokens: a token created after this read is younger than the grace.
+        linked = {ref_id for sessions in self._storage.list(OfflineSessions) for ref_id in sessions.all_refs()}
         deleted = 0
         for token in self._storage.list(RefreshToken):
-            if refresh_token_expired(token, policy, now):
+            orphaned = token.id not in linked and token.created_at + ORPHAN_GRACE < now
+            if orphaned or refresh_token_expired(token, self._refresh_policy, now):
                 deleted += self._delete_refresh_token(token)
         return deleted
 
@@ -76,7 +84,7 @@ class GarbageCollector:
         key = offline_session_key(token.claims.user_id, token.connector_id)
         try:
             sessions = self._storage.get(OfflineSessions, key)
-            if token.id in sessions.tokens or any(ref.id == token.id for ref in sessions.refresh.values()):
+            if token.id in sessions.all_refs():
                 self._storage.update(OfflineSessions, key, lambda s: _without_ref(s, token.id))
         except NotFound:
             pass

@@ -5,11 +5,15 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import httpx
+
 from dexpy.config import load_config
+from dexpy.model import OfflineSessions, RefreshToken
 from dexpy.runtime import build_storage
 from dexpy.storage import Unavailable
-from tests.fixtures.dexpy_server import serve_config, write_config
+from tests.fixtures.dexpy_server import CLIENT_SECRET, serve_config, write_config
 from tests.fixtures.rp import RelyingParty
+from tests.security.conftest import NO_RATE_LIMIT
 
 
 class Switchable:
@@ -47,3 +51,32 @@ def test_outage_answers_503_and_recovers(tmp_path):
         storage.down.clear()
         assert rp.exchange(login).status_code == 200  # the code was not consumed by the failed attempt
         assert rp.http.get(f"{server.issuer}/healthz").status_code == 200
+
+
+class FailsLinking(Switchable):
+    """A store that goes down between a login's two writes: the refresh token is created, its link is not."""
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.inner, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self.down.is_set() and name in ("create", "update") and OfflineSessions in (args[0], type(args[0])):
+                raise Unavailable("storage backend unreachable (test)")
+            return method(*args, **kwargs)
+
+        return call
+
+
+def test_a_login_that_cannot_link_its_refresh_token_leaves_no_token(tmp_path):
+    config = load_config(str(write_config(tmp_path, NO_RATE_LIMIT + "oauth2:\n  passwordConnector: local\n")))
+    storage = FailsLinking(build_storage(config))
+    form = {"grant_type": "password", "username": "admin@example.com", "password": "password",
+            "scope": "openid offline_access"}
+    with serve_config(config, storage=storage) as server:  # type: ignore[arg-type]
+        storage.down.set()
+        answer = httpx.post(f"{server.issuer}/token", data=form, auth=("example-app", CLIENT_SECRET))
+        assert answer.status_code == 503 and answer.json()["error"] == "temporarily_unavailable"
+        assert storage.inner.list(RefreshToken) == []
+        storage.down.clear()
+        answer = httpx.post(f"{server.issuer}/token", data=form, auth=("example-app", CLIENT_SECRET))
+        assert answer.status_code == 200 and len(storage.inner.list(RefreshToken)) == 1

@@ -16,7 +16,7 @@ from dexpy.clock import FrozenClock
 from dexpy.config import RefreshTokenExpiry
 from dexpy.model import AuthCode, OfflineSessions, RefreshToken
 from dexpy.storage import NotFound, Storage
-from dexpy.storage.gc import GarbageCollector
+from dexpy.storage.gc import ORPHAN_GRACE, GarbageCollector
 from dexpy.storage.memory import MemoryStorage
 from dexpy.storage.sqlite import SQLiteStorage
 from tests.storage.samples import T0, auth_code, offline_sessions, refresh_token, with_expiry
@@ -66,8 +66,21 @@ def test_sweep_deletes_expired_records_and_refresh_tokens_past_either_lifetime(
 def test_zero_lifetimes_keep_refresh_tokens_forever(storage: Storage) -> None:
     now = T0
     storage.create(token(1, now, age=timedelta(days=3650), idle=timedelta(days=3650)))
+    storage.create(offline_sessions(1))
     assert GarbageCollector(storage, FrozenClock(now)).sweep_once()[RefreshToken.KIND] == 0
     assert ids(storage, RefreshToken) == ["refresh-1"]
+
+
+def test_unlinked_tokens_are_deleted_once_past_the_grace(storage: Storage) -> None:
+    """A login that failed between creating its token and linking it leaves a token nobody holds."""
+    storage.create(token(1, T0, age=ORPHAN_GRACE + timedelta(seconds=1), idle=timedelta(0)))  # linked below
+    storage.create(token(2, T0, age=ORPHAN_GRACE + timedelta(seconds=1), idle=timedelta(0)))  # orphan
+    storage.create(token(3, T0, age=ORPHAN_GRACE - timedelta(seconds=1), idle=timedelta(0)))  # a login linking it
+    dex_written = dataclasses.replace(offline_sessions(1), tokens={})  # Dex links in `refresh` only
+    storage.create(dex_written)
+    assert GarbageCollector(storage, FrozenClock(T0)).sweep_once()[RefreshToken.KIND] == 1
+    assert ids(storage, RefreshToken) == ["refresh-1", "refresh-3"]
+    assert storage.get(OfflineSessions, dex_written.key) == dex_written
 
 
 def test_unavailable_storage_is_logged_not_raised(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

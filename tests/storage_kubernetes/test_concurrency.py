@@ -78,3 +78,60 @@ def test_only_one_replica_rotates_the_keys(open_store: OpenStore) -> None:
     assert errors == []
     kids = {keys.signing_key_pub["kid"] for keys in results}
     assert len(kids) == 1 and kids.pop().startswith("rotated-by-")
+
+
+def test_an_update_after_a_read_costs_one_request_and_a_stale_copy_is_decided_again(open_store: OpenStore,
+                                                                                      kube) -> None:
+    """A refresh reads its token, then rotates it from the copy it read: one PUT. When another replica wrote
+    in between, the API refuses the stale PUT (409), and what the updater decides on the stale copy — here a
+    refusal — is decided again on the object the API has."""
+    ours, theirs = open_store(), open_store()
+    token: RefreshToken = sample(RefreshToken)  # type: ignore[assignment]
+    ours.create(token)
+    seen = ours.get(RefreshToken, token.id)
+
+    kube.clear_log()
+    ours.update(RefreshToken, token.id, lambda t: dataclasses.replace(t, token="second"))
+    assert [(r.verb, r.status) for r in kube.requests if r.resource == "refreshtokens"] == [("update", 200)]
+
+    theirs.update(RefreshToken, token.id, lambda t: dataclasses.replace(t, token="third"))  # our copy is stale
+    kube.clear_log()
+    decided_on: list[str] = []
+
+    def rotate_from_third(current: RefreshToken) -> RefreshToken:
+        decided_on.append(current.token)
+        if current.token != "third":
+            raise Stale(current.token)
+        return dataclasses.replace(current, token="fourth", obsolete_token=current.token)
+
+    assert ours.update(RefreshToken, token.id, rotate_from_third).token == "fourth"
+    assert decided_on == ["second", "third"]
+    assert [r.verb for r in kube.requests if r.resource == "refreshtokens"] == ["get", "update"]
+    assert seen.token == token.token and theirs.get(RefreshToken, token.id).token == "fourth"
+
+
+def test_a_put_from_a_stale_copy_is_refused_and_retried_on_the_current_object(open_store: OpenStore, kube) -> None:
+    ours, theirs = open_store(), open_store()
+    token: RefreshToken = sample(RefreshToken)  # type: ignore[assignment]
+    ours.create(token)
+    theirs.update(RefreshToken, token.id, lambda t: dataclasses.replace(t, scopes=["openid", "groups"]))
+    kube.clear_log()
+
+    updated = ours.update(RefreshToken, token.id, lambda t: dataclasses.replace(t, token="next"))
+
+    assert (updated.token, updated.scopes) == ("next", ["openid", "groups"])  # their write is kept
+    assert [(r.verb, r.status) for r in kube.requests if r.resource == "refreshtokens"] == [
+        ("update", 409), ("get", 200), ("update", 200)]
+
+
+def test_an_update_that_changes_nothing_on_a_stale_copy_looks_again(open_store: OpenStore, kube) -> None:
+    ours, theirs = open_store(), open_store()
+    token: RefreshToken = sample(RefreshToken)  # type: ignore[assignment]
+    ours.create(token)
+    theirs.update(RefreshToken, token.id, lambda t: dataclasses.replace(t, token="theirs"))
+
+    def keep_only_the_original(current: RefreshToken) -> RefreshToken:
+        return current if current.token == token.token else dataclasses.replace(current, token=token.token)
+
+    assert ours.update(RefreshToken, token.id, keep_only_the_original).token == token.token
+    assert theirs.get(RefreshToken, token.id).token == token.token

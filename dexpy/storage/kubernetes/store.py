@@ -16,6 +16,7 @@ from dexpy.storage.kubernetes.codec import JSON
 from dexpy.storage.kubernetes.jsonvalues import MalformedObject
 from dexpy.storage.kubernetes.kinds import KINDS, KindSpec, spec_of
 from dexpy.storage.kubernetes.names import is_valid_name
+from dexpy.storage.kubernetes.recent import RecentObjects
 from dexpy.storage.kubernetes.transport import Transport
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class KubernetesStorage:
         self._sleep = sleep
         self._warned: set[tuple[str, str]] = set()
         self._caches: dict[type, WatchCache] = {}
+        self._recent = RecentObjects()
         if watch:
             for spec in KINDS.values():
                 if spec.cached:
@@ -55,7 +57,7 @@ class KubernetesStorage:
         if not is_valid_name(name):
             raise Invalid(f"{spec.kind} key {record.key!r} makes the object name {name!r}, which Kubernetes refuses")  # type: ignore[attr-defined]
         created = self.transport.request("POST", spec.path(self.namespace), body=spec.to_object(record, self.namespace))
-        self._cached(spec, lambda cache: cache.put(created))
+        self._remember(spec, created)
 
     def get(self, kind: type[R], key: str) -> R:
         spec = spec_of(kind)
@@ -72,24 +74,36 @@ class KubernetesStorage:
         return [record for record in map(lambda obj: self._decode_or_warn(spec, obj), objects) if record is not None]
 
     def update(self, kind: type[R], key: str, updater: Callable[[R], R]) -> R:
+        """Read-modify-write with the resourceVersion. The first attempt starts from this process's copy (the
+        watch cache or the object last read or written) when it has one; that copy may be stale, so whatever
+        the updater decides on it that is not confirmed by a successful PUT — an error, or no change — is
+        decided again on the object read from the API."""
         spec = spec_of(kind)
         name = self._name(spec, key)
         for attempt in range(UPDATE_ATTEMPTS):
-            obj = self._read(spec, name, from_cache=attempt == 0)
+            obj, local = self._read_for_update(spec, name, fresh=attempt > 0)
             current = self._decode_as(spec, obj, key)
-            new = updater(current)
+            try:
+                new = updater(current)
+            except Exception:
+                if local:
+                    continue
+                raise
             if type(new) is not kind or spec.name_for(new.key) != name or new.key != current.key:  # type: ignore[attr-defined]
                 raise Invalid(f"an update of {spec.kind} {key!r} may not change its key or kind")
             body = spec.to_object(new, self.namespace)
             body = {**_unknown_fields(spec, obj, current), **body, "metadata": obj["metadata"]}
             if _payload(body) == _payload(obj):
+                if local:
+                    continue
                 return spec.decode(obj)  # type: ignore[no-any-return]  # nothing changed: no write
             try:
                 updated = self.transport.request("PUT", spec.path(self.namespace, name), body=body)
             except Conflict:
-                self._sleep(self._rng.uniform(0.5, 1.5) * min(0.1, 0.002 * 2**attempt))
+                if not local:  # a stale copy is no contention: read again at once
+                    self._sleep(self._rng.uniform(0.5, 1.5) * min(0.1, 0.002 * 2**attempt))
                 continue
-            self._cached(spec, lambda cache: cache.put(updated))
+            self._remember(spec, updated)
             return spec.decode(updated)  # type: ignore[no-any-return]
         raise Conflict(f"{spec.kind} {key!r} kept changing under {UPDATE_ATTEMPTS} attempts to update it")
 
@@ -97,8 +111,9 @@ class KubernetesStorage:
         spec = spec_of(kind)
         name = self._name(spec, key)
         if spec.hashed_name:
-            self._decode_as(spec, self._read(spec, name, from_cache=False), key)  # the name may be another's
+            self._decode_as(spec, self._read_fresh(spec, name), key)  # the name may be another's
         self.transport.request("DELETE", spec.path(self.namespace, name))
+        self._recent.forget(spec.plural, name)
         self._cached(spec, lambda cache: cache.remove(name))
 
     def garbage_collect(self, now: datetime) -> dict[str, int]:
@@ -135,14 +150,38 @@ class KubernetesStorage:
         if cache is not None:
             action(cache)
 
-    def _read(self, spec: KindSpec, name: str, from_cache: bool = True) -> JSON:
+    def _remember(self, spec: KindSpec, obj: JSON) -> None:
+        """Keep an object read from or written to the API: in the kind's watch cache, or with the recent ones."""
         cache = self._caches.get(spec.record)
-        obj = cache.get(name) if from_cache and cache is not None and cache.synced else None
+        if cache is not None:
+            cache.put(obj)
+        else:
+            self._recent.put(spec.plural, obj)
+
+    def _read(self, spec: KindSpec, name: str) -> JSON:
+        """The object from the synced watch cache of a cached kind, else from the API."""
+        cache = self._caches.get(spec.record)
+        obj = cache.get(name) if cache is not None and cache.synced else None
         if obj is None:  # not cached, or created elsewhere a moment ago and not yet seen by the watch
-            obj = self.transport.request("GET", spec.path(self.namespace, name))
-            if cache is not None:
-                cache.put(obj)
+            obj = self._read_fresh(spec, name)
         return obj
+
+    def _read_fresh(self, spec: KindSpec, name: str) -> JSON:
+        obj: JSON = self.transport.request("GET", spec.path(self.namespace, name))
+        self._remember(spec, obj)
+        return obj
+
+    def _read_for_update(self, spec: KindSpec, name: str, fresh: bool) -> tuple[JSON, bool]:
+        """The object an update starts from, and whether it is this process's copy rather than the API's."""
+        if not fresh:
+            cache = self._caches.get(spec.record)
+            if cache is None:
+                local = self._recent.get(spec.plural, name)
+            else:
+                local = cache.get(name) if cache.synced else None
+            if local is not None:
+                return local, True
+        return self._read_fresh(spec, name), False
 
     def _decode_as(self, spec: KindSpec, obj: JSON, key: str) -> Any:
         try:

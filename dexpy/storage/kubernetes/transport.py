@@ -139,7 +139,7 @@ class WatchStream:
         self._closed = True
         try:
             self._response.shutdown()
-        except (ValueError, OSError):
+        except (ValueError, OSError, RuntimeError):  # urllib3: RuntimeError once the connection went back to the pool
             pass  # the stream already ended
 
 

@@ -13,7 +13,7 @@ import hmac
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from authlib.oauth2.rfc6749.errors import InvalidGrantError
 
@@ -34,6 +34,21 @@ from dexpy.telemetry import events
 log = logging.getLogger(__name__)
 
 NO_STORE_HEADERS = [("Content-Type", "application/json"), ("Cache-Control", "no-store"), ("Pragma", "no-cache")]
+
+
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+"""A token that is not rotated records its use at most this often (and at most every tenth of
+`validIfNotUsedFor`) when its claims did not change: a client refreshing every few seconds would otherwise write
+the same object on every request (an etcd write each on Kubernetes) to move a time only `validIfNotUsedFor`
+reads. Such a token may so end idle that much early."""
+
+
+class _Replayed(Exception):
+    """A refresh presented the value its token was rotated away from, outside the reuse interval."""
+
+    def __init__(self, record: RefreshToken) -> None:
+        super().__init__(record.id)
+        self.record = record
 
 
 class _CodeAlreadyUsed(Exception):
@@ -168,11 +183,15 @@ class Issuance:
         refresh_id, presented = decode_refresh_token(value)
         if not refresh_id:
             raise InvalidGrantError("Refresh token is invalid or has already been claimed by another client.")
+        now = self.clock()
+        local = self._local_copy(refresh_id)
+        if local is not None and hmac_equal(presented, local.token) and not refresh_token_expired(local, self.policy, now) \
+                and not (local.session_id and self.is_revoked({"sid": local.session_id})):
+            return local, presented  # the rotation's compare-and-swap confirms the copy was current
         try:
             record = self.storage.get(RefreshToken, refresh_id)
         except NotFound:
             raise InvalidGrantError("Refresh token is invalid or has already been claimed by another client.") from None
-        now = self.clock()
         if refresh_token_expired(record, self.policy, now):
             raise InvalidGrantError("Refresh token expired.")
         if record.session_id and self.is_revoked({"sid": record.session_id}):
@@ -181,8 +200,20 @@ class Issuance:
         if hmac_equal(presented, record.token) or self._within_reuse(record, presented, now):
             return record, presented
         if record.obsolete_token and hmac_equal(presented, record.obsolete_token):
-            log.warning("rotated refresh token replayed; revoking its grant", extra={"client_id": record.client_id})
-            self.revoke_grant(record.grant_id, record.id)
+            self._replayed(record)
+        raise InvalidGrantError("Refresh token is invalid or has already been claimed by another client.")
+
+    def _local_copy(self, refresh_id: str) -> RefreshToken | None:
+        """This process's copy of a token, which may be stale: good enough to accept a refresh that its
+        compare-and-swap rotation then confirms, never to refuse one."""
+        try:
+            return self.storage.get_possibly_stale(RefreshToken, refresh_id)
+        except NotFound:
+            return None
+
+    def _replayed(self, record: RefreshToken) -> NoReturn:
+        log.warning("rotated refresh token replayed; revoking its grant", extra={"client_id": record.client_id})
+        self.revoke_grant(record.grant_id, record.id)
         raise InvalidGrantError("Refresh token is invalid or has already been claimed by another client.")
 
     def live_refresh(self, value: str) -> RefreshToken | None:
@@ -222,9 +253,14 @@ class Issuance:
         def rotate(current: RefreshToken) -> RefreshToken:
             if self._within_reuse(current, presented, now):
                 return current
+            if current.obsolete_token and hmac_equal(presented, current.obsolete_token):
+                raise _Replayed(current)
             if not hmac_equal(presented, current.token):
                 raise InvalidGrantError("Refresh token is invalid or has already been claimed by another client.")
             if self.policy.disable_rotation:
+                if (claims, connector_data) == (current.claims, current.connector_data) \
+                        and now - current.last_used < self._last_used_granularity():
+                    return current  # nothing to record: no write
                 return replace(current, claims=claims, connector_data=connector_data, last_used=now)
             return replace(current, obsolete_token=current.token, token=new_token, claims=claims,
                            connector_data=connector_data, last_used=now)
@@ -236,10 +272,16 @@ class Issuance:
                 updated = self.storage.update(RefreshToken, record.id, rotate)
             except NotFound:
                 raise InvalidGrantError("Refresh token was revoked.") from None
+            except _Replayed as replay:  # rotated away meanwhile (by another request or replica)
+                self._replayed(replay.record)
         subject = Subject(claims=updated.claims, connector_id=updated.connector_id, scopes=scopes,
                           client_id=updated.client_id, nonce=updated.nonce, grant_id=updated.grant_id,
                           session_id=updated.session_id)
         return subject, encode_refresh_token(updated.id, updated.token)
+
+    def _last_used_granularity(self) -> timedelta:
+        idle = self.policy.valid_if_not_used_for
+        return min(LAST_USED_GRANULARITY, idle / 10) if idle else LAST_USED_GRANULARITY
 
     def _refreshed_identity(self, record: RefreshToken, scopes: list[str]) -> tuple[Claims, bytes]:
         connector = self.connectors.get(record.connector_id)

@@ -40,6 +40,8 @@ class MemoryStorage:
             record: R = copy.deepcopy(table[key])
         return record
 
+    get_possibly_stale = get  # one process: never stale
+
     def list(self, kind: type[R]) -> list[R]:
         table = self._table(kind)
         with self._lock:

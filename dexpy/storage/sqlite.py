@@ -126,6 +126,8 @@ class SQLiteStorage:
         with self._guard():
             return self._read(self._db(), kind, key)
 
+    get_possibly_stale = get  # a local read is as cheap as any copy
+
     def list(self, kind: type[R]) -> list[R]:
         with self._guard():
             rows = self._db().execute("SELECT json FROM records WHERE kind = ? ORDER BY key", (require_kind(kind),))

@@ -64,11 +64,17 @@ class StaticStorage:
         self.inner.create(record)
 
     def get(self, kind: type[R], key: str) -> R:
+        return self._static_or(kind, key, self.inner.get)
+
+    def get_possibly_stale(self, kind: type[R], key: str) -> R:
+        return self._static_or(kind, key, self.inner.get_possibly_stale)
+
+    def _static_or(self, kind: type[R], key: str, read: Callable[[type[R], str], R]) -> R:
         key, static = self._lookup(kind, key)
         if static is not None:
             found: R = _private_copy(static)
             return found
-        return self.inner.get(kind, key)
+        return read(kind, key)
 
     def list(self, kind: type[R]) -> list[R]:
         static = self._static.get(kind, {})

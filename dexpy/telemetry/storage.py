@@ -53,6 +53,10 @@ class InstrumentedStorage:
         with self._timed("get", kind):
             return self.inner.get(kind, key)
 
+    def get_possibly_stale(self, kind: type[R], key: str) -> R:
+        with self._timed("get", kind):
+            return self.inner.get_possibly_stale(kind, key)
+
     def list(self, kind: type[R]) -> list[R]:
         with self._timed("list", kind):
             return self.inner.list(kind)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 
-from tests.fixtures.dexpy_server import run_dexpy
+from dexpy.model import RefreshToken
+from tests.fixtures.dexpy_server import DexpyServer, run_dexpy
 from tests.fixtures.rp import RelyingParty
 
 OFFLINE = "openid email groups offline_access"
@@ -119,3 +122,40 @@ def test_deleted_user_cannot_refresh(tmp_path, clock):
         storage.delete(Password, "bob@example.com")
         response = rp.token(grant_type="refresh_token", refresh_token=token)
         assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+
+
+@contextmanager
+def _unrotated_token(tmp_path, clock, valid_if_not_used_for: str) -> Iterator[tuple[DexpyServer, RelyingParty, str]]:
+    """A server with rotation disabled, and a relying party holding a refresh token from it."""
+    expiry = f"expiry:\n  refreshTokens:\n    disableRotation: true\n    validIfNotUsedFor: {valid_if_not_used_for}\n"
+    with _server(tmp_path, clock, expiry) as server:
+        rp = RelyingParty(server.issuer)
+        yield server, rp, _tokens(rp)["refresh_token"]
+
+
+def test_without_rotation_the_value_stays_and_its_use_is_recorded_once_a_minute(tmp_path, clock):
+    with _unrotated_token(tmp_path, clock, "20m") as (server, rp, value):
+        created = clock()
+
+        def refreshed_last_used():
+            answer = rp.token(grant_type="refresh_token", refresh_token=value)
+            assert answer.status_code == 200 and answer.json()["refresh_token"] == value, answer.text
+            [token] = server.runtime.storage.list(RefreshToken)
+            return token.last_used
+
+        clock.advance(timedelta(seconds=30))
+        assert refreshed_last_used() == created  # not written again within the minute
+        clock.advance(timedelta(seconds=31))
+        assert refreshed_last_used() == clock()
+        clock.advance(timedelta(minutes=19, seconds=59))
+        assert refreshed_last_used() == clock()  # idle for under 20 minutes by the record: still valid
+        clock.advance(timedelta(minutes=20, seconds=1))
+        expired = rp.token(grant_type="refresh_token", refresh_token=value)
+        assert expired.status_code == 400 and expired.json()["error"] == "invalid_grant"
+
+
+def test_without_rotation_a_short_idle_lifetime_records_use_more_often(tmp_path, clock):
+    with _unrotated_token(tmp_path, clock, "1m") as (_, rp, value):
+        for _ in range(5):  # one use every 40 s keeps it alive: each is recorded (a tenth of 1 m is 6 s)
+            clock.advance(timedelta(seconds=40))
+            assert rp.token(grant_type="refresh_token", refresh_token=value).status_code == 200

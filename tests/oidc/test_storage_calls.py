@@ -59,7 +59,7 @@ def test_a_refresh_makes_eight_storage_calls(counted) -> None:
     assert storage.calls == {
         ("get", "FailureCounter"): 2,  # client and IP lockout counters (docs/performance.md: why both stay)
         ("get", "Client"): 1,
-        ("get", "RefreshToken"): 1,
+        ("get_possibly_stale", "RefreshToken"): 1,  # confirmed by the rotation's compare-and-swap
         ("get", "Revocation"): 1,  # the login session's
         ("get", "ConnectorRecord"): 1,
         ("get", "Password"): 1,  # the local connector's refresh: the user still exists

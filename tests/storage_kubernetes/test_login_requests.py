@@ -9,7 +9,7 @@ import pytest
 
 from dexpy.config import load_config
 from dexpy.storage.kubernetes.crds import CRD_DIR
-from tests.fixtures.dexpy_server import BASE_YAML, serve_config, write_config
+from tests.fixtures.dexpy_server import serve_config, write_config
 from tests.fixtures.kubeapi.fixture import start_fake
 from tests.fixtures.rp import RelyingParty
 
@@ -22,10 +22,7 @@ def kube_dexpy(tmp_path) -> Iterator[tuple[object, RelyingParty]]:
     fake = start_fake()
     try:
         fake.create_crds(CRD_DIR)
-        kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
-        base = BASE_YAML.replace("storage:\n  type: memory",
-                                 f"storage:\n  type: kubernetes\n  config:\n    kubeConfigFile: {kubeconfig}\n"
-                                 "    crdHandling: check")
+        base = fake.dexpy_base_yaml(tmp_path)
         with serve_config(load_config(str(write_config(tmp_path, base=base)))) as server:
             rp = RelyingParty(server.issuer)
             rp.discovery()

@@ -67,6 +67,12 @@ class KubernetesStorage:
             raise NotFound(f"{spec.kind} {key!r} not found")
         return self._decode_as(spec, self._read(spec, name), key)  # type: ignore[no-any-return]
 
+    def get_possibly_stale(self, kind: type[R], key: str) -> R:
+        spec = spec_of(kind)
+        name = self._name(spec, key)
+        obj, _ = self._local_or_fresh(spec, name, fresh=False)
+        return self._decode_as(spec, obj, key)  # type: ignore[no-any-return]
+
     def list(self, kind: type[R]) -> list[R]:
         spec = spec_of(kind)
         cache = self._caches.get(kind)
@@ -81,7 +87,7 @@ class KubernetesStorage:
         spec = spec_of(kind)
         name = self._name(spec, key)
         for attempt in range(UPDATE_ATTEMPTS):
-            obj, local = self._read_for_update(spec, name, fresh=attempt > 0)
+            obj, local = self._local_or_fresh(spec, name, fresh=attempt > 0)
             current = self._decode_as(spec, obj, key)
             try:
                 new = updater(current)
@@ -171,8 +177,8 @@ class KubernetesStorage:
         self._remember(spec, obj)
         return obj
 
-    def _read_for_update(self, spec: KindSpec, name: str, fresh: bool) -> tuple[JSON, bool]:
-        """The object an update starts from, and whether it is this process's copy rather than the API's."""
+    def _local_or_fresh(self, spec: KindSpec, name: str, fresh: bool) -> tuple[JSON, bool]:
+        """Unless `fresh`, this process's copy when it has one (possibly stale), else the API's; and which."""
         if not fresh:
             cache = self._caches.get(spec.record)
             if cache is None:

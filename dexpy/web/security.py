@@ -42,9 +42,9 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = {name for name, _ in message.get("headers", [])}
-                message["headers"] = [*message.get("headers", []),
-                                      *((k, v) for k, v in self._headers if k not in present)]
+                headers = message.get("headers", [])
+                present = {name for name, _ in headers}
+                message["headers"] = [*headers, *[header for header in self._headers if header[0] not in present]]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -60,4 +60,5 @@ def csrf_token(cookie: str, key: bytes) -> str:
 
 
 def csrf_valid(cookie: str, token: str, keys: tuple[bytes, ...]) -> bool:
-    return bool(cookie and token) and any(hmac.compare_digest(csrf_token(cookie, k), token) for k in keys)
+    presented = token.encode()  # bytes: compare_digest refuses non-ASCII str, and a form can post anything
+    return bool(cookie and token) and any(hmac.compare_digest(csrf_token(cookie, k).encode(), presented) for k in keys)

@@ -79,6 +79,9 @@ def test_every_form_carries_a_csrf_token_and_is_refused_without_it(rp):
     forged = rp.browser.post(str(login.url), data={"login": "admin@example.com", "password": "password",
                                                    "csrf_token": "forged"})
     assert forged.status_code == 400
+    non_ascii = rp.browser.post(str(login.url), data={"login": "admin@example.com", "password": "password",
+                                                      "csrf_token": "\x81"})
+    assert non_ascii.status_code == 400
     stranger = httpx.post(str(login.url), data={**form_fields(login.text), "login": "admin@example.com",
                                                 "password": "password"})  # no cookie: another browser
     assert stranger.status_code == 400

@@ -52,12 +52,12 @@ class ClientIPMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             peer, port = scope.get("client") or ("", 0)
-            hops: list[str] = []
             if self.header and self.trusted:
-                for name, value in scope.get("headers", []):
-                    if name == self.header:
-                        hops.extend(value.decode("latin-1").split(","))
-            scope = {**scope, "client": (resolve(peer, hops, self.trusted), port)}
+                hops = [hop for name, value in scope.get("headers", []) if name == self.header
+                        for hop in value.decode("latin-1").split(",")]
+                scope = {**scope, "client": (resolve(peer, hops, self.trusted), port)}
+            elif not peer:  # no proxy to trust: the TCP peer as the server reported it
+                scope = {**scope, "client": (UNKNOWN, port)}
         await self.app(scope, receive, send)
 
 

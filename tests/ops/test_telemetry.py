@@ -124,3 +124,13 @@ def test_password_grant_counts_one_login_and_one_token_per_request(tmp_path: Pat
     lines = [(r.event, r.result, r.client_id) for r in caplog.records if r.name == AUDIT_LOGGER]  # type: ignore[attr-defined]
     assert lines == [("login", "invalid_credentials", "example-app"), ("token", "failure", "example-app"),
                      ("login", "success", "example-app"), ("token", "success", "example-app")]
+
+
+def test_discovery_and_keys_are_counted_under_their_routes(ops: Ops) -> None:
+    before = scrape(ops)
+    for path in ("/.well-known/openid-configuration", "/.well-known/openid-configuration", "/keys"):
+        assert httpx.get(ops.server.issuer + path).status_code == 200
+    after = scrape(ops)
+    for handler, count in (("/.well-known/openid-configuration", 2), ("/keys", 1)):
+        labels = {"code": "200", "method": "GET", "handler": handler}
+        assert value(after, "http_requests_total", **labels) - value(before, "http_requests_total", **labels) == count

@@ -1,0 +1,66 @@
+"""Discovery and JWKS as clients fetch them: the documents the provider publishes, with the headers every dexpy
+answer carries, and CORS for browser apps when `web.allowedOrigins` is set."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dexpy.clock import FrozenClock
+from dexpy.config import load_config
+from tests.fixtures.dexpy_server import BASE_YAML, DexpyServer, serve_config, write_config
+from tests.security.test_pages import assert_security_headers
+
+APP = "https://app.example.com"
+DISCOVERY = "/.well-known/openid-configuration"
+
+
+@pytest.fixture(params=[False, True], ids=["no-cors", "cors"])
+def server(request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock) -> Iterator[DexpyServer]:
+    base = BASE_YAML.replace("web:\n", f"web:\n  allowedOrigins: [{APP}]\n") if request.param else BASE_YAML
+    with serve_config(load_config(str(write_config(tmp_path, base=base))), clock=clock) as server:
+        yield server
+
+
+def test_discovery_and_keys_publish_the_providers_documents_with_every_header(server: DexpyServer) -> None:
+    provider = server.runtime.provider
+    discovery = httpx.get(server.issuer + DISCOVERY)
+    keys = httpx.get(server.issuer + "/keys")
+    for answer in (discovery, keys):
+        assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
+        assert int(answer.headers["content-length"]) == len(answer.content)
+        assert answer.headers["x-request-id"]
+        assert_security_headers(answer)
+    assert discovery.json() == provider.discovery() and discovery.json()["issuer"] == server.issuer
+    assert [k["kid"] for k in keys.json()["keys"]] == [provider.keys.current.kid]  # a new issuer: one key
+    assert keys.headers["cache-control"] == "max-age=600, must-revalidate"
+
+
+def test_keys_follow_a_rotation(server: DexpyServer, clock: FrozenClock) -> None:
+    before = {k["kid"] for k in httpx.get(server.issuer + "/keys").json()["keys"]}
+    clock.advance(timedelta(hours=6, seconds=1))  # expiry.signingKeys: 6h
+    after = {k["kid"] for k in httpx.get(server.issuer + "/keys").json()["keys"]}
+    assert after != before and before <= after  # the new key, and the old one kept for verification
+
+
+def test_only_get_is_answered(server: DexpyServer) -> None:
+    for path in (DISCOVERY, "/keys"):
+        answer = httpx.post(server.issuer + path)
+        assert answer.status_code == 405
+
+
+@pytest.mark.parametrize("path", [DISCOVERY, "/keys"])
+def test_a_browser_app_on_an_allowed_origin_may_read_them(server: DexpyServer, path: str) -> None:
+    cors = "web.allowedOrigins" if server.config.web.allowed_origins else None
+    allowed = httpx.get(server.issuer + path, headers={"Origin": APP})
+    stranger = httpx.get(server.issuer + path, headers={"Origin": "https://evil.example"})
+    assert allowed.status_code == stranger.status_code == 200
+    assert allowed.headers.get("access-control-allow-origin") == (APP if cors else None)
+    assert "access-control-allow-origin" not in stranger.headers
+    if cors:
+        preflight = httpx.options(server.issuer + path, headers={"Origin": APP, "Access-Control-Request-Method": "GET"})
+        assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == APP

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from dexpy.config import load_config
@@ -76,3 +77,18 @@ def test_off_when_grant_types_leave_it_out(tmp_path: Path) -> None:
         assert "client_credentials" not in rp.discovery()["grant_types_supported"]
         response = rp.token(grant_type="client_credentials", scope="openid")
     assert response.status_code == 400 and response.json()["error"] == "unsupported_grant_type"
+
+
+def test_the_form_is_read_however_a_client_encodes_it(tmp_path: Path) -> None:
+    secret = "s+e c/r&e=t%-é"  # every character urlencoding escapes, and one outside ASCII
+    config = load_config(str(write_config(tmp_path, base=BASE_YAML + f'- id: odd\n  name: Odd\n  secret: "{secret}"\n')))
+    with serve_config(config) as server:
+        url = f"{server.issuer}/token"
+        form = {"grant_type": "client_credentials", "client_id": "odd", "client_secret": secret, "scope": "openid"}
+        urlencoded = httpx.post(url, data=form)
+        multipart = httpx.post(url, data=form, files={"attachment": ("a.txt", b"ignored")})
+        wrong = httpx.post(url, data={**form, "client_secret": secret.replace("é", "e")})
+    assert urlencoded.request.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert multipart.request.headers["content-type"].startswith("multipart/form-data")
+    assert urlencoded.status_code == multipart.status_code == 200, (urlencoded.text, multipart.text)
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"

@@ -154,5 +154,6 @@ def serve_worker(config: Config, *, started: float, bound: dict[str, socket.sock
                 await asyncio.to_thread(stop_grpc, grpc_server)
 
     grpc_server = start_grpc(config.grpc, runtime.provider)[0] if config.grpc.addr and primary else None
-    asyncio.run(run())
+    with asyncio.Runner(loop_factory=servers[0].config.get_loop_factory()) as runner:  # uvloop, as uvicorn picks
+        runner.run(run())
     return 0

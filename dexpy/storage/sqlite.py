@@ -116,11 +116,14 @@ class SQLiteStorage:
                 raise AlreadyExists(f"{kind} {key!r} already exists") from err
 
     def _read(self, db: sqlite3.Connection, kind: type[R], key: str) -> R:
+        return loads(kind, self._read_text(db, kind, key))
+
+    def _read_text(self, db: sqlite3.Connection, kind: type, key: str) -> str:
         name = require_kind(kind)
         row = db.execute("SELECT json FROM records WHERE kind = ? AND key = ?", (name, key)).fetchone()
         if row is None:
             raise NotFound(f"{name} {key!r} not found")
-        return loads(kind, row[0])
+        return str(row[0])
 
     def get(self, kind: type[R], key: str) -> R:
         with self._guard():
@@ -135,12 +138,13 @@ class SQLiteStorage:
 
     def update(self, kind: type[R], key: str, updater: Callable[[R], R]) -> R:
         with self._transaction() as db:
-            updated = updater(self._read(db, kind, key))
+            stored = self._read_text(db, kind, key)
+            updated = updater(loads(kind, stored))
             check_updated(kind, key, updated)
-            db.execute(
-                "UPDATE records SET json = ?, expiry = ? WHERE kind = ? AND key = ?",
-                (dumps(updated), _expiry_column(updated), require_kind(kind), key),
-            )
+            text = dumps(updated)
+            if text != stored:  # else nothing to write (say, a refresh within a minute of its last recorded use)
+                db.execute("UPDATE records SET json = ?, expiry = ? WHERE kind = ? AND key = ?",
+                           (text, _expiry_column(updated), require_kind(kind), key))
         return updated
 
     def delete(self, kind: type[R], key: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import sqlite3
 import subprocess
@@ -70,6 +71,22 @@ def test_records_survive_reopening_the_file(store: SQLiteStorage, db_path: str) 
     reopened = SQLiteStorage(db_path)
     assert reopened.list(Client) == [sample(Client)]
     reopened.close()
+
+
+def test_an_update_that_changes_nothing_writes_nothing(store: SQLiteStorage, db_path: str) -> None:
+    token = sample(DeviceToken)
+    store.create(token)
+    observer = sqlite3.connect(db_path)  # PRAGMA data_version moves when another connection commits a change
+
+    def version() -> int:
+        return int(observer.execute("PRAGMA data_version").fetchone()[0])
+
+    before = version()
+    assert store.update(DeviceToken, token.key, lambda t: dataclasses.replace(t)) == token
+    assert version() == before
+    store.update(DeviceToken, token.key, lambda t: dataclasses.replace(t, poll_interval=t.poll_interval + 1))
+    assert version() != before
+    observer.close()
 
 
 def test_the_file_is_in_wal_mode(store: SQLiteStorage, db_path: str) -> None:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import logging
+from functools import partial
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from dexpy.storage import Unavailable
 from dexpy.web.adapter import oauth2_request
 from dexpy.web.context import oauth_json_error, web
-
-log = logging.getLogger(__name__)
+from dexpy.web.token import oauth_response
 
 
 def token_management_router(path: str, endpoint: str) -> APIRouter:
@@ -23,15 +20,7 @@ def token_management_router(path: str, endpoint: str) -> APIRouter:
     async def serve(request: Request) -> Response:
         provider = web(request).provider
         oauth_request = await oauth2_request(request, provider.url(path))
-        try:
-            status, body, headers = await run_in_threadpool(provider.server.create_endpoint_response, endpoint,
-                                                            oauth_request)
-        except Unavailable as exc:
-            log.warning("%s request failed: storage unavailable: %s", endpoint, exc)
-            return oauth_json_error(503, "temporarily_unavailable", "The service is temporarily unavailable.",
-                                    {"Retry-After": "1"})
-        return JSONResponse(dict(body), status_code=status,
-                            headers={**dict(headers), "Cache-Control": "no-store", "Pragma": "no-cache"})
+        return await oauth_response(partial(provider.server.create_endpoint_response, endpoint), oauth_request)
 
     @router.api_route(path, methods=["GET", "PUT", "DELETE", "PATCH"], include_in_schema=False)
     def wrong_method() -> Response:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import weakref
 from collections.abc import Callable
 from typing import Any
 
-import anyio.to_thread
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
@@ -17,25 +14,11 @@ from dexpy.storage import Conflict, Unavailable
 from dexpy.telemetry import events
 from dexpy.web.adapter import FormRequest, oauth2_request
 from dexpy.web.context import oauth_json_error, web
+from dexpy.web.offload import run_protocol_work
 
 router = APIRouter()
 Refused = Callable[[FormRequest, str], None]
 log = logging.getLogger(__name__)
-
-TOKEN_THREADS = 2
-"""Token requests run at once per process. Their work is CPU (signatures) under one GIL: more threads only share
-it, so every queued request finishes late (bench: refresh p99 860 ms with the default 40 threads, ~90 ms with 4,
-the same req/s), and each storage call that releases the GIL waits to get it back. One worker, SQLite, 32
-connections: 4 threads 1.75 ms of server CPU per refresh, 2 threads 1.6 ms, 1 thread 1.53 ms; two still overlap
-a storage round trip with a signature."""
-_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = weakref.WeakKeyDictionary()
-
-
-def _token_limiter() -> anyio.CapacityLimiter:
-    loop = asyncio.get_running_loop()
-    if loop not in _limiters:
-        _limiters[loop] = anyio.CapacityLimiter(TOKEN_THREADS)
-    return _limiters[loop]
 
 
 @router.post("/token")
@@ -53,10 +36,10 @@ def _refused(oauth_request: FormRequest, error: str) -> None:
 
 async def oauth_response(endpoint: Callable[[FormRequest], tuple[int, Any, list[tuple[str, str]]]],
                          oauth_request: FormRequest, refused: Refused | None = None) -> Response:
-    """Run an authlib-style endpoint in a worker thread; a no-store JSON answer, outages as 503. `refused`
+    """Run an authlib-style endpoint in a protocol thread; a no-store JSON answer, outages as 503. `refused`
     hears the OAuth2 error of every answer but a 200."""
     try:
-        status, body, headers = await anyio.to_thread.run_sync(endpoint, oauth_request, limiter=_token_limiter())
+        status, body, headers = await run_protocol_work(endpoint, oauth_request)
     except (Unavailable, ConnectorUnavailable) as exc:
         log.warning("%s failed: upstream unavailable: %s", oauth_request.uri, exc)
         return _unavailable(oauth_request, refused, "The service is temporarily unavailable.")

@@ -58,18 +58,19 @@ def requests(server: Server) -> dict[str, Request | None]:
     token_url = f"{server.issuer}/token"
     return {
         "discovery": Request(f"{server.issuer}/.well-known/openid-configuration"),
-        "jwks": Request(_jwks_uri(server)),
+        "jwks": Request(_advertised(server, "jwks_uri")),
         "token refresh_token": Request(token_url, "POST", f"grant_type=refresh_token&refresh_token={tokens['refresh_token']}",
                                        basic(server)),
         "token client_credentials": Request(token_url, "POST", "grant_type=client_credentials", basic(server)),
-        "userinfo": Request(f"{server.issuer}/userinfo", authorization=f"Bearer {userinfo_token}"),
+        "userinfo": Request(_advertised(server, "userinfo_endpoint"), authorization=f"Bearer {userinfo_token}"),
     }
 
 
-def _jwks_uri(server: Server) -> str:
+def _advertised(server: Server, name: str) -> str:
+    """An endpoint's URL from the server's discovery document (oidc-provider's userinfo is `/me`)."""
     import httpx
 
-    return str(httpx.get(f"{server.issuer}/.well-known/openid-configuration").json()["jwks_uri"])
+    return str(httpx.get(f"{server.issuer}/.well-known/openid-configuration").json()[name])
 
 
 def measure(server: Server, settings: Settings, scenarios: tuple[str, ...] = SCENARIOS) -> Measured:

@@ -84,7 +84,9 @@ def test_browser_sees_a_wrong_password_message(tmp_path, browser, receiver):
         wait = WebDriverWait(browser, 10)
         wait.until(ec.visibility_of_element_located((By.NAME, "login"))).send_keys("admin@example.com")
         browser.find_element(By.NAME, "password").send_keys("not-it")
-        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        submit = browser.find_element(By.CSS_SELECTOR, "button[type=submit]")
+        submit.click()
+        wait.until(ec.staleness_of(submit))  # the answer has replaced the form page (the old one had a password field too)
         wait.until(ec.visibility_of_element_located((By.NAME, "password")))
         assert "Invalid" in browser.page_source
         assert receiver.received == []

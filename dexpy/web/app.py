@@ -19,7 +19,7 @@ from dexpy.storage import StorageError
 from dexpy.telemetry.http import TelemetryMiddleware
 from dexpy.web import authorize, device, discovery, health, introspect, logout, revoke, token, userinfo
 from dexpy.web.context import WebState, error_page
-from dexpy.web.discovery import PublishedDocuments
+from dexpy.web.direct import DirectRoutes
 from dexpy.web.render import LayeredStaticFiles, Renderer, static_roots
 from dexpy.web.security import SecurityHeaders
 
@@ -40,7 +40,7 @@ def create_app(runtime: Runtime, *, background: bool = True) -> FastAPI:
             runtime.close()
 
     app = FastAPI(title="dexpy", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.web = state = WebState(
+    app.state.web = WebState(
         runtime=runtime,
         renderer=Renderer(config.frontend, prefix),
         cookie_path=prefix or "/",
@@ -64,9 +64,10 @@ def create_app(runtime: Runtime, *, background: bool = True) -> FastAPI:
     if config.web.allowed_origins:
         app.add_middleware(CORSMiddleware, allow_origins=config.web.allowed_origins,
                            allow_headers=config.web.allowed_headers, allow_methods=["GET", "POST"])
-    # Outermost last: client IP → telemetry → security headers → size limits → rate limits → published documents
+    # Outermost last: client IP → telemetry → security headers → size limits → rate limits → direct routes
     # → (CORS) → routes.
-    app.add_middleware(PublishedDocuments, state=state, prefix=prefix, cors=bool(config.web.allowed_origins))
+    app.add_middleware(DirectRoutes, prefix=prefix, cors=bool(config.web.allowed_origins),
+                       routes=[*discovery.router.routes, *token.router.routes, *userinfo.router.routes])
     app.add_middleware(RateLimitMiddleware, config=config.security.rate_limit, prefix=prefix)
     app.add_middleware(RequestLimitsMiddleware, config=config.security.limits, prefix=prefix)
     app.add_middleware(SecurityHeaders, extra=config.web.headers, https=provider.issuer.startswith("https:"))

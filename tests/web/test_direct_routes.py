@@ -1,5 +1,6 @@
-"""Discovery and JWKS as clients fetch them: the documents the provider publishes, with the headers every dexpy
-answer carries, and CORS for browser apps when `web.allowedOrigins` is set."""
+"""The routes served before the router (dexpy.web.direct) as clients use them: discovery and JWKS with the
+headers every dexpy answer carries, /token and /userinfo, and CORS for browser apps when `web.allowedOrigins` is
+set."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from dexpy.clock import FrozenClock
 from dexpy.config import load_config
 from tests.fixtures.dexpy_server import BASE_YAML, DexpyServer, serve_config, write_config
+from tests.fixtures.rp import RelyingParty
 from tests.security.test_pages import assert_security_headers
 
 APP = "https://app.example.com"
@@ -47,10 +49,10 @@ def test_keys_follow_a_rotation(server: DexpyServer, clock: FrozenClock) -> None
     assert after != before and before <= after  # the new key, and the old one kept for verification
 
 
-def test_only_get_is_answered(server: DexpyServer) -> None:
-    for path in (DISCOVERY, "/keys"):
-        answer = httpx.post(server.issuer + path)
-        assert answer.status_code == 405
+def test_other_methods_are_refused(server: DexpyServer) -> None:
+    for method, path in (("POST", DISCOVERY), ("POST", "/keys"), ("GET", "/token"), ("DELETE", "/userinfo")):
+        answer = httpx.request(method, server.issuer + path)
+        assert answer.status_code == 405, (method, path)
 
 
 @pytest.mark.parametrize("path", [DISCOVERY, "/keys"])
@@ -64,3 +66,19 @@ def test_a_browser_app_on_an_allowed_origin_may_read_them(server: DexpyServer, p
     if cors:
         preflight = httpx.options(server.issuer + path, headers={"Origin": APP, "Access-Control-Request-Method": "GET"})
         assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == APP
+
+
+def test_a_browser_app_on_an_allowed_origin_may_use_token_and_userinfo(server: DexpyServer) -> None:
+    rp = RelyingParty(server.issuer, client_id="kubectl", client_secret="")  # a public client, as an SPA is
+    login = rp.login(scope="openid email")
+    tokens = rp.http.post(f"{server.issuer}/token", headers={"Origin": APP}, data={
+        "grant_type": "authorization_code", "code": login.code, "redirect_uri": rp.redirect_uri,
+        "client_id": "kubectl", "code_verifier": login.verifier})
+    assert tokens.status_code == 200, tokens.text
+    userinfo = rp.http.get(f"{server.issuer}/userinfo", headers={
+        "Origin": APP, "Authorization": f"Bearer {tokens.json()['access_token']}"})
+    assert userinfo.status_code == 200 and userinfo.json()["email"] == "admin@example.com"
+    expected = APP if server.config.web.allowed_origins else None
+    for answer in (tokens, userinfo):
+        assert answer.headers.get("access-control-allow-origin") == expected
+        assert_security_headers(answer)

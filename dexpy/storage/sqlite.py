@@ -137,15 +137,29 @@ class SQLiteStorage:
             return [loads(kind, text) for (text,) in rows.fetchall()]
 
     def update(self, kind: type[R], key: str, updater: Callable[[R], R]) -> R:
+        """Optimistic: the updater first runs on the committed row, without the file's write lock; a result
+        that serialises as stored (nothing to write, say a refresh within a minute of its last recorded use)
+        returns without ever taking it. Otherwise the write lock is taken, and the updater runs again if the
+        row changed meanwhile."""
+        with self._guard():
+            seen = self._read_text(self._db(), kind, key)
+        updated, text = self._apply(kind, key, updater, seen)
+        if text == seen:
+            return updated
         with self._transaction() as db:
             stored = self._read_text(db, kind, key)
-            updated = updater(loads(kind, stored))
-            check_updated(kind, key, updated)
-            text = dumps(updated)
-            if text != stored:  # else nothing to write (say, a refresh within a minute of its last recorded use)
+            if stored != seen:
+                updated, text = self._apply(kind, key, updater, stored)
+            if text != stored:
                 db.execute("UPDATE records SET json = ?, expiry = ? WHERE kind = ? AND key = ?",
                            (text, _expiry_column(updated), require_kind(kind), key))
         return updated
+
+    @staticmethod
+    def _apply(kind: type[R], key: str, updater: Callable[[R], R], stored: str) -> tuple[R, str]:
+        updated = updater(loads(kind, stored))
+        check_updated(kind, key, updated)
+        return updated, dumps(updated)
 
     def delete(self, kind: type[R], key: str) -> None:
         name = require_kind(kind)

@@ -103,8 +103,9 @@ def test_a_held_write_lock_makes_writes_unavailable_but_not_reads(db_path: str) 
         with pytest.raises(Unavailable, match="locked"):
             store.create(Client(id="new"))
         with pytest.raises(Unavailable, match="locked"):
-            store.update(Client, "existing", lambda c: c)
-        assert [c.id for c in store.list(Client)] == ["existing"]
+            store.update(Client, "existing", lambda c: dataclasses.replace(c, name="renamed"))
+        assert store.update(Client, "existing", lambda c: c).id == "existing"  # nothing to write: no lock taken
+        assert [(c.id, c.name) for c in store.list(Client)] == [("existing", "")]
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()

@@ -184,14 +184,13 @@ class Issuance:
         if not refresh_id:
             raise InvalidGrantError("Refresh token is invalid or has already been claimed by another client.")
         now = self.clock()
-        local = self._local_copy(refresh_id)
-        if local is not None and hmac_equal(presented, local.token) and not refresh_token_expired(local, self.policy, now) \
-                and not (local.session_id and self.is_revoked({"sid": local.session_id})):
-            return local, presented  # the rotation's compare-and-swap confirms the copy was current
-        try:
-            record = self.storage.get(RefreshToken, refresh_id)
-        except NotFound:
-            raise InvalidGrantError("Refresh token is invalid or has already been claimed by another client.") from None
+        record = self._local_copy(refresh_id)
+        if record is None or not hmac_equal(presented, record.token) or refresh_token_expired(record, self.policy, now):
+            try:  # a copy that would refuse may be stale: refusals are decided on the stored token
+                record = self.storage.get(RefreshToken, refresh_id)
+            except NotFound:
+                raise InvalidGrantError("Refresh token is invalid or has already been claimed by another client.") \
+                    from None
         if refresh_token_expired(record, self.policy, now):
             raise InvalidGrantError("Refresh token expired.")
         if record.session_id and self.is_revoked({"sid": record.session_id}):
@@ -205,7 +204,8 @@ class Issuance:
 
     def _local_copy(self, refresh_id: str) -> RefreshToken | None:
         """This process's copy of a token, which may be stale: good enough to accept a refresh that its
-        compare-and-swap rotation then confirms, never to refuse one."""
+        compare-and-swap rotation then confirms (or to refuse one for its session, which no copy changes),
+        never to refuse one for its value or age."""
         try:
             return self.storage.get_possibly_stale(RefreshToken, refresh_id)
         except NotFound:

@@ -3,12 +3,13 @@ metrics by route pattern. Domain events (logins, tokens, refusals) are reported 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import secrets
 import time
-from typing import Any
 
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dexpy.logs import RequestContext, request_context
@@ -26,6 +27,14 @@ def route_pattern(scope: Scope, prefix: str) -> str:
     if path.startswith(prefix):
         path = path[len(prefix):] or "/"
     return path.replace("{connector_id}", "{connector}")
+
+
+@functools.cache
+def _http_metrics(code: str, method: str, handler: str) -> tuple[Counter, Histogram, Histogram]:
+    """The request counter, duration and size histograms of one label set: looked up once, as `labels()` costs
+    more than the observation."""
+    labels = (code, method, handler)
+    return HTTP_REQUESTS.labels(*labels), HTTP_DURATION.labels(*labels), HTTP_RESPONSE_SIZE.labels(*labels)
 
 
 class RequestIds:
@@ -49,19 +58,6 @@ class TelemetryMiddleware:
         self.app = app
         self.prefix = prefix
         self.request_ids = RequestIds()
-        self._metrics: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
-        """(code, method, route) → its request counter, duration and size histograms: `labels()` costs more
-        than the observation."""
-
-    def _observe(self, labels: tuple[str, str, str], seconds: float, size: int) -> None:
-        metrics = self._metrics.get(labels)
-        if metrics is None:
-            metrics = self._metrics[labels] = (HTTP_REQUESTS.labels(*labels), HTTP_DURATION.labels(*labels),
-                                               HTTP_RESPONSE_SIZE.labels(*labels))
-        requests, duration, response_size = metrics
-        requests.inc()
-        duration.observe(seconds)
-        response_size.observe(size)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -84,6 +80,9 @@ class TelemetryMiddleware:
         try:
             await self.app(scope, receive, sending)
         finally:
-            self._observe((str(status), scope["method"], route_pattern(scope, self.prefix)),
-                          time.perf_counter() - start, size)
+            requests, duration, response_size = _http_metrics(str(status), scope["method"],
+                                                              route_pattern(scope, self.prefix))
+            requests.inc()
+            duration.observe(time.perf_counter() - start)
+            response_size.observe(size)
             request_context.reset(token)

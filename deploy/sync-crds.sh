@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Copy the CRDs that `dexpy serve` stores in (groups dex.coreos.com and dexpy.io, not the upgrade
-# controller's upgrade.dexpy.io) from crds/ into deploy/crds/, and list them in its kustomization.
+# Copy the CRDs from crds/ to where the kustomizations can read them: those `dexpy serve` stores in (groups
+# dex.coreos.com and dexpy.io) into deploy/crds/, listed in its kustomization; the upgrade controller's
+# (upgrade.dexpy.io) into deploy/upgrade/crds/, which deploy/upgrade/kustomization.yaml lists.
 #
 # Why a copy: kustomize's default load restrictor refuses files outside the kustomization's directory
 # (and crds/ holds symlinks into the Python package, which it refuses too), so `kubectl apply -k deploy/`
@@ -22,3 +23,8 @@ mkdir -p "$out"
   done
 } > "$out/kustomization.yaml.tmp"
 mv "$out/kustomization.yaml.tmp" "$out/kustomization.yaml"
+
+upgrade=$root/deploy/upgrade/crds
+rm -f "$upgrade"/*.yaml
+mkdir -p "$upgrade"
+cp -L "$root"/crds/upgrade.dexpy.io_*.yaml "$upgrade/"

@@ -138,3 +138,19 @@ def test_deploy_ships_exactly_the_dexpy_storage_crds(rendered: dict[str, Objects
         assert copy.read_bytes() == source.read_bytes(), f"{copy} is stale"
     names = {o["metadata"]["name"] for o in rendered["deploy"] if o["kind"] == "CustomResourceDefinition"}
     assert names == {yaml.safe_load(p.read_text())["metadata"]["name"] for p in sources}
+
+
+def test_the_upgrade_controller_renders_with_valid_objects_and_current_crds() -> None:
+    """`kubectl apply -k deploy/upgrade` (docs/upgrade.md): every object, its CRDs included, passes the strict
+    schema check; the CRDs are byte copies of crds/ (deploy/sync-crds.sh makes them)."""
+    objects = render("deploy/upgrade")
+    for obj in objects:
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+    sources = sorted((REPO / "crds").glob("upgrade.dexpy.io_*.yaml"))
+    copies = sorted((DEPLOY / "upgrade" / "crds").glob("*.yaml"))
+    assert [p.name for p in copies] == [p.name for p in sources]
+    for source, copy in zip(sources, copies):
+        assert copy.read_bytes() == source.read_bytes(), f"{copy} is stale"
+    crds = {o["metadata"]["name"] for o in objects if o["kind"] == "CustomResourceDefinition"}
+    assert crds == {"releases.upgrade.dexpy.io", "clusterversions.upgrade.dexpy.io"}
+    assert {o["kind"] for o in objects} >= {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"}

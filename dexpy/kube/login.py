@@ -66,7 +66,10 @@ def get_id_token(options: LoginOptions, seams: Seams) -> IDToken:
     with http_client(options.ca_file) as http:
         provider = Provider(options.issuer, options.client_id, options.client_secret, http, seams.clock)
         tokens = _refreshed(provider, cached) or _interactive(provider, options, seams)
-    cache.save(CachedTokens(options.issuer, options.client_id, tokens.id_token, tokens.refresh_token))
+    try:
+        cache.save(CachedTokens(options.issuer, options.client_id, tokens.id_token, tokens.refresh_token))
+    except OSError as exc:  # the login succeeded: hand kubectl its token, and say the next one will ask again
+        say(f"cannot write the token cache {cache.directory}: {exc.strerror or exc}; the next login will ask again")
     return IDToken(tokens.id_token, unverified_expiry(tokens.id_token))
 
 

@@ -79,7 +79,7 @@ class Provider:
     def _send(self, method: str, url: str, form: dict[str, str] | None = None) -> httpx.Response:
         try:
             return self.http.request(method, url, data=form)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL: a malformed --issuer
             raise UserError(f"cannot reach {url}: {exc}") from None
 
     def _json(self, response: httpx.Response) -> dict[str, Any]:

@@ -103,3 +103,12 @@ def test_refused_refresh_falls_back_to_a_new_login(config: Config, server: None,
     assert browser.opened == 2
     assert unverified_expiry(again.token) == clock() + config.expiry.id_tokens
     assert "logging in again" in capsys.readouterr().err
+
+
+def test_an_unwritable_cache_still_hands_out_the_token(config: Config, clock: FrozenClock, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "cache").write_text("a file where the cache directory should be")
+    with serve_config(config, clock=clock):
+        token = login(config, tmp_path, Browser(), clock)
+    assert unverified_expiry(token.token) == token.expiry == clock() + config.expiry.id_tokens
+    assert "cannot write the token cache" in capsys.readouterr().err

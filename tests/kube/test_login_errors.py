@@ -86,3 +86,7 @@ def test_bad_kubernetes_exec_info(tmp_path: Path) -> None:
     result = run_cli("login", "--issuer", "https://127.0.0.1:1/dex", "--cache-dir", str(tmp_path),
                      env={"KUBERNETES_EXEC_INFO": '{"apiVersion": "client.authentication.k8s.io/v1alpha1"}'})
     assert_one_line_failure(result, "v1alpha1")
+
+
+def test_malformed_issuer_url(tmp_path: Path) -> None:
+    assert_one_line_failure(login("http://[::1", tmp_path), "cannot reach", "http://[::1")

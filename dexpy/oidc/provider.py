@@ -406,8 +406,11 @@ class Provider:
     # -- userinfo -------------------------------------------------------------------------------------------
 
     def userinfo(self, access_token: str) -> dict[str, Any]:
-        """The claims of a valid, unrevoked access token (InvalidToken otherwise)."""
+        """The claims of a valid, unrevoked access token (InvalidToken otherwise). An ID token is refused: it
+        names no grant, so revoking the grant could not stop it here."""
         claims = self.tokens.verify(access_token)
+        if not claims.get("jti"):
+            raise InvalidToken("not an access token")
         if self.issuance.is_revoked(claims):
             raise InvalidToken("token was revoked")
         return claims

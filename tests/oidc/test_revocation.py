@@ -36,6 +36,7 @@ def test_revoking_a_refresh_token_ends_its_grant_everywhere(server):
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
     assert _userinfo(rp, tokens["access_token"]) == 401
     assert _userinfo(rp, refreshed["access_token"]) == 401
+    assert _userinfo(rp, refreshed["id_token"]) == 401  # an ID token is no bearer token: nothing to revoke it by
     assert rp.introspect(refreshed["access_token"]).json() == {"active": False}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,13 +16,16 @@ from dexpy.runtime import Runtime
 from dexpy.security.clientip import ClientIPMiddleware
 from dexpy.security.limits import RequestLimitsMiddleware
 from dexpy.security.ratelimit import RateLimitMiddleware
+from dexpy.security.replies import is_api_path
 from dexpy.storage import StorageError
 from dexpy.telemetry.http import TelemetryMiddleware
 from dexpy.web import authorize, device, discovery, health, introspect, logout, revoke, token, userinfo
-from dexpy.web.context import WebState, error_page
+from dexpy.web.context import WebState, error_page, oauth_json_error
 from dexpy.web.direct import DirectRoutes
 from dexpy.web.render import LayeredStaticFiles, Renderer, static_roots
 from dexpy.web.security import SecurityHeaders
+
+log = logging.getLogger(__name__)
 
 
 def create_app(runtime: Runtime, *, background: bool = True) -> FastAPI:
@@ -59,6 +63,10 @@ def create_app(runtime: Runtime, *, background: bool = True) -> FastAPI:
 
     @app.exception_handler(StorageError)
     async def storage_down(request: Request, exc: StorageError) -> Response:
+        log.warning("%s %s failed: storage: %s", request.method, request.url.path, exc)
+        if is_api_path(request.url.path, prefix):
+            return oauth_json_error(503, "temporarily_unavailable", "The service is temporarily unavailable.",
+                                    {"Retry-After": "1"})
         return error_page(app.state.web, 503, "The service is temporarily unavailable. Please try again in a moment.")
 
     if config.web.allowed_origins:
@@ -67,7 +75,8 @@ def create_app(runtime: Runtime, *, background: bool = True) -> FastAPI:
     # Outermost last: client IP → telemetry → security headers → size limits → rate limits → direct routes
     # → (CORS) → routes.
     app.add_middleware(DirectRoutes, prefix=prefix, cors=bool(config.web.allowed_origins),
-                       routes=[*discovery.router.routes, *token.router.routes, *userinfo.router.routes])
+                       routes=[*discovery.router.routes, *token.router.routes, *userinfo.router.routes],
+                       handlers=app.exception_handlers)
     app.add_middleware(RateLimitMiddleware, config=config.security.rate_limit, prefix=prefix)
     app.add_middleware(RequestLimitsMiddleware, config=config.security.limits, prefix=prefix)
     app.add_middleware(SecurityHeaders, extra=config.web.headers, https=provider.issuer.startswith("https:"))

@@ -5,14 +5,15 @@ raw `Request` and nothing else, so FastAPI's route matching, parameter solving a
 pure cost: more than discovery's whole answer, ~100 µs of the ~800 µs of CPU a refresh takes. `DirectRoutes` calls such endpoints itself,
 with `scope["route"]` set so telemetry labels them as if routed; routes whose endpoint takes anything else (the
 405 answers) stay with the router. A request with an `Origin` goes through the router when CORS is configured:
-the CORS middleware sits in front of the routes. The app's exception handlers do not run for direct routes, so
-their endpoints answer every expected error themselves (outages as 503).
+the CORS middleware sits in front of the routes. An exception an endpoint raises goes to the app's handler for
+it (`handlers`: the app's `exception_handlers`), as the router would send it.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from fastapi.routing import APIRoute
 from starlette.requests import Request
@@ -21,9 +22,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 class DirectRoutes:
-    def __init__(self, app: ASGIApp, *, prefix: str, routes: Sequence[BaseRoute], cors: bool) -> None:
+    def __init__(self, app: ASGIApp, *, prefix: str, routes: Sequence[BaseRoute], cors: bool,
+                 handlers: Mapping[Any, Callable[[Request, Exception], Any]]) -> None:
         self.app = app
         self.cors = cors
+        self.handlers = handlers
         self.table: dict[tuple[str, str], APIRoute] = {}
         for route in routes:
             if isinstance(route, APIRoute) and _takes_the_request_alone(route):
@@ -35,7 +38,16 @@ class DirectRoutes:
             await self.app(scope, receive, send)
             return
         scope["route"] = route
-        response = await route.endpoint(Request(scope, receive))
+        request = Request(scope, receive)
+        try:
+            response = await route.endpoint(request)
+        except Exception as exc:
+            handler = next((self.handlers[t] for t in type(exc).__mro__ if t in self.handlers), None)
+            if handler is None:
+                raise
+            response = handler(request, exc)
+            if inspect.isawaitable(response):
+                response = await response
         await response(scope, receive, send)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -51,6 +52,22 @@ def test_outage_answers_503_and_recovers(tmp_path):
         storage.down.clear()
         assert rp.exchange(login).status_code == 200  # the code was not consumed by the failed attempt
         assert rp.http.get(f"{server.issuer}/healthz").status_code == 200
+
+
+def test_keys_and_userinfo_answer_503_json_when_a_key_reload_meets_an_outage(tmp_path, clock):
+    config = load_config(str(write_config(tmp_path)))
+    storage = Switchable(build_storage(config))
+    with serve_config(config, storage=storage, clock=clock) as server:  # type: ignore[arg-type]
+        rp = RelyingParty(server.issuer)
+        access = rp.login_tokens()["access_token"]
+        storage.down.set()
+        clock.advance(timedelta(hours=7))  # past expiry.signingKeys: the keys must be read again
+        for answer in (rp.http.get(f"{server.issuer}/keys"),
+                       rp.http.get(f"{server.issuer}/userinfo", headers={"Authorization": f"Bearer {access}"})):
+            assert answer.status_code == 503, answer.text
+            assert answer.json()["error"] == "temporarily_unavailable"
+        storage.down.clear()
+        assert rp.http.get(f"{server.issuer}/keys").status_code == 200
 
 
 class FailsLinking(Switchable):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dexpy.model import Client, RefreshToken
+from dexpy.model import AuthCode, Client, RefreshToken
 from dexpy.storage import Invalid, Unavailable
 from dexpy.storage.kubernetes import KubernetesStorage, SetupError, open_kubernetes_storage
 from dexpy.storage.kubernetes.crds import CRD_DIR, load_crds
@@ -135,3 +135,21 @@ def test_crds_in_the_repository_are_the_shipped_ones() -> None:
     shipped = sorted(CRD_DIR.glob("*.yaml"))
     assert len(shipped) == len(KINDS)  # one CRD per record kind
     assert all((repository / p.name).read_text() == p.read_text() for p in shipped)
+
+
+def test_an_outage_never_puts_a_code_in_an_error_or_a_log_line(kube: KubeAPIFixture, store: KubernetesStorage,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """Auth codes and device codes are their objects' names, so they sit in every request path."""
+    caplog.set_level(logging.DEBUG)
+    code: AuthCode = sample(AuthCode)  # type: ignore[assignment]
+    store.create(code)
+    kube.fail_next(1, 503)
+    with pytest.raises(Unavailable) as answered:
+        store.get(AuthCode, code.id)
+    kube.stop()
+    with pytest.raises(Unavailable) as unreachable:
+        store.update(AuthCode, code.id, lambda c: c)
+    kube.start()
+    for error in (answered.value, unreachable.value):
+        assert "authcodes/<name>" in str(error) and code.id not in str(error)
+    assert not [r for r in caplog.records if code.id in r.getMessage()]

@@ -8,6 +8,7 @@ turns answers into storage errors. Every request has a timeout.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -18,6 +19,12 @@ from kubernetes.client import Configuration
 from dexpy.storage import AlreadyExists, Conflict, Invalid, NotFound, StorageError, Unavailable
 from dexpy.storage.kubernetes.errors import Forbidden, Gone, MissingNamespace, MissingResource
 
+
+SECRET_NAMED = ("authcodes", "devicetokens", "devicerequests")
+"""Resources whose object names are secrets (the code, the device code, the user code): never in a message."""
+
+logging.getLogger("urllib3").setLevel(logging.ERROR)
+"""urllib3 logs each retry with the request's path, and so with a code; dexpy reports the failure itself."""
 
 MAX_OBJECT_BYTES = 1024 * 1024
 """Refuse bigger objects before sending: etcd refuses about 1.5 MiB, with metadata and managedFields included."""
@@ -89,6 +96,15 @@ class Transport:
 
     def request(self, method: str, path: str, query: dict[str, Any] | None = None, body: object = None) -> Any:
         """Send one request; the decoded JSON answer, or the storage error for a failure."""
+        secret = _secret_name(path)
+        if not secret:
+            return self._request(method, path, query, body)
+        try:
+            return self._request(method, path, query, body)
+        except StorageError as exc:  # the path, the API's Status message and urllib3's error all hold the name
+            raise type(exc)(str(exc).replace(secret, "<name>")) from None
+
+    def _request(self, method: str, path: str, query: dict[str, Any] | None, body: object) -> Any:
         data = None if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         if data is not None and len(data) > MAX_OBJECT_BYTES:
             raise Invalid(f"{method} {path}: object of {len(data)} bytes exceeds the {MAX_OBJECT_BYTES}-byte limit")
@@ -141,6 +157,12 @@ class WatchStream:
             self._response.shutdown()
         except (ValueError, OSError, RuntimeError):  # urllib3: RuntimeError once the connection went back to the pool
             pass  # the stream already ended
+
+
+def _secret_name(path: str) -> str:
+    """The object name in a path to one object of a SECRET_NAMED resource, else ''."""
+    parts = path.rstrip("/").split("/")
+    return parts[-1] if len(parts) >= 2 and parts[-2] in SECRET_NAMED else ""
 
 
 def _decode(data: bytes) -> Any:

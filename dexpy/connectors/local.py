@@ -26,7 +26,8 @@ class LocalConnector:
         except NotFound:
             bcrypt.checkpw(password.encode(), _DUMMY_HASH)
             return None
-        if not password or not bcrypt.checkpw(password.encode(), record.hash):
+        matches = bcrypt.checkpw(password.encode(), record.hash)  # even for an empty password: as slow as a miss
+        if not password or not matches:
             return None
         return _identity(record)
 

@@ -127,3 +127,14 @@ def test_ldap_operations_are_timed_in_the_metrics(make_ldap: MakeLDAP) -> None:
     before = count("search"), count("bind")
     assert make_ldap().login(NO_SCOPES, "janedoe@example.com", "foo") is not None
     assert count("search") > before[0] and count("bind") > before[1]
+
+
+def test_an_unknown_user_costs_a_bind_like_a_wrong_password(make_ldap: MakeLDAP, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Answer time must not tell which users exist: an unknown name still binds once (and is refused)."""
+    connector = make_ldap()
+    binds: list[str] = []
+    real = connector._password_ok
+    monkeypatch.setattr(connector, "_password_ok", lambda dn, password: binds.append(dn) or real(dn, password))
+    assert connector.login(NO_SCOPES, "nobody@example.com", "foo") is None
+    assert connector.login(NO_SCOPES, "janedoe@example.com", "bar") is None
+    assert len(binds) == 2 and BASE_DN in binds[0] and binds[1] != binds[0]

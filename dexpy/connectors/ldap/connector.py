@@ -84,7 +84,12 @@ class LDAPConnector:
         if not password or not username:
             return None  # never an unauthenticated bind (RFC 4513 §5.1.2)
         entry = self._find_user(username)
-        if entry is None or not self._password_ok(entry.dn, password):
+        if entry is None:
+            # Bind anyway, as a name no entry has: an unknown user then costs what a wrong password costs, so the
+            # answer time does not tell which users exist.
+            self._password_ok(f"cn=dexpy-no-such-user,{self.config.user_search.base_dn}", password)
+            return None
+        if not self._password_ok(entry.dn, password):
             return None
         identity = self._identity(entry, scopes)
         if scopes.offline_access:

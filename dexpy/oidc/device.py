@@ -29,6 +29,7 @@ from dexpy.model import AuthCode, DeviceRequest, DeviceToken
 from dexpy.oidc import scopes as sc
 from dexpy.oidc import sealing
 from dexpy.oidc.grants.authorization_code import redeem
+from dexpy.oidc.grants.base import single_form_param
 from dexpy.oidc.grants.device_code import POLL_INTERVAL, STATUS_COMPLETE, STATUS_DENIED, STATUS_PENDING
 from dexpy.oidc.provider import BrowserError, Provider
 from dexpy.storage import AlreadyExists, NotFound
@@ -62,6 +63,8 @@ class DeviceFlow:
 
     def start(self, request: OAuth2Request) -> dict[str, Any]:
         """Authenticate the client (confidential clients with their secret), then store the request."""
+        for name in request.payload.datalist:
+            single_form_param(request, name)  # no parameter may repeat (RFC 6749 §3.1, RFC 8628 §3.1)
         provider = self.provider
         client = provider.server.authenticate_client(request, ["client_secret_basic", "client_secret_post", "none"],
                                                      "device_authorization")

@@ -20,7 +20,7 @@ from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from dexpy.clock import Clock
 from dexpy.config import RefreshTokenExpiry
 from dexpy.connectors.base import Identity, IdentityGone, RefreshConnector, Scopes
-from dexpy.connectors.manager import ConnectorManager
+from dexpy.connectors.manager import ConnectorManager, UnknownConnector
 from dexpy.ids import new_id, new_secret_id
 from dexpy.model import AuthCode, Claims, RefreshToken, Revocation
 from dexpy.oidc import offline
@@ -284,7 +284,10 @@ class Issuance:
         return min(LAST_USED_GRANULARITY, idle / 10) if idle else LAST_USED_GRANULARITY
 
     def _refreshed_identity(self, record: RefreshToken, scopes: list[str]) -> tuple[Claims, bytes]:
-        connector = self.connectors.get(record.connector_id)
+        try:
+            connector = self.connectors.get(record.connector_id)
+        except UnknownConnector:
+            raise InvalidGrantError("The connector that issued this refresh token no longer exists.") from None
         if not isinstance(connector, RefreshConnector):
             return record.claims, record.connector_data
         c = record.claims

@@ -6,6 +6,7 @@ work (storage, connectors, bcrypt) in the thread pool.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from urllib.parse import quote
@@ -32,6 +33,7 @@ from dexpy.web.security import csrf_valid
 from dexpy.web.sessions import current_session, issue_session
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 EXPIRED_MESSAGE = "Your login session has expired or is not valid in this browser. Please start again from the application."
 
@@ -73,11 +75,13 @@ async def _run(state: WebState, browser: Browser, func, *args) -> Response:  # t
         response = error_page(state, 400, EXPIRED_MESSAGE)
     except UnknownConnector:
         response = error_page(state, 404, "Requested connector does not exist.")
-    except ConnectorUnavailable:
+    except ConnectorUnavailable as exc:
+        log.warning("login failed: identity provider unavailable: %s", exc)
         response = error_page(state, 503, "The identity provider's directory is unavailable. Please try again in a moment.")
     except UserNotInRequiredGroups:
         response = error_page(state, 403, "You are not allowed to use this application.")
-    except ConnectorError:
+    except ConnectorError as exc:
+        log.warning("login failed: identity provider error: %s", exc)
         response = error_page(state, 500, "Login error. Please contact your administrator or try again later.")
     return browser.remember(response, state)
 

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
-from dexpy.connectors.base import ConnectorUnavailable
+from dexpy.connectors.base import ConnectorError, ConnectorUnavailable
 from dexpy.storage import Conflict, Unavailable
 from dexpy.telemetry import events
 from dexpy.web.adapter import FormRequest, oauth2_request
@@ -45,6 +45,12 @@ async def oauth_response(endpoint: Callable[[FormRequest], tuple[int, Any, list[
         return _unavailable(oauth_request, refused, "The service is temporarily unavailable.")
     except Conflict:
         return _unavailable(oauth_request, refused, "Too many concurrent updates; retry.")
+    except ConnectorError as exc:  # the directory answered, but not with one usable user (e.g. two entries match)
+        log.warning("%s failed: identity provider error: %s", oauth_request.uri, exc)
+        if refused is not None:
+            refused(oauth_request, "invalid_grant")
+        return oauth_json_error(400, "invalid_grant", "The identity provider could not verify the user; "
+                                "ask your administrator.")
     if status != 200 and refused is not None:
         refused(oauth_request, str(body.get("error", status)))
     return JSONResponse(dict(body), status_code=status, headers={**dict(headers), "Cache-Control": "no-store",

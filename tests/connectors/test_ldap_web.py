@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.connectors.conftest import dex_example_config
+from tests.connectors.conftest import dex_example_config, merged
 from tests.fixtures.dexpy_server import run_dexpy
 from tests.fixtures.rp import RelyingParty
-from tests.fixtures.slapd import Slapd
+from tests.fixtures.slapd import BASE_DN, Slapd
 
 JANE_SUB = "CiNjbj1qYW5lLG91PVBlb3BsZSxkYz1leGFtcGxlLGRjPW9yZxIEbGRhcA"  # Dex's sub for jane on connector "ldap"
 
@@ -54,3 +54,15 @@ def test_browser_login_through_ldap_ends_in_an_id_token_with_groups(rp: RelyingP
     claims = rp.verify_id_token(response.json()["id_token"], nonce=login.nonce)
     assert claims["email"] == "johndoe@example.com" and claims["name"] == "john"
     assert claims["groups"] == ["admins"]
+
+
+def test_a_directory_that_matches_two_entries_is_a_clear_invalid_grant(slapd: Slapd, tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """The directory answers, but with two users for one name: a JSON refusal and a log line, not a 500."""
+    config = merged(dex_example_config(slapd), {"userSearch": {"baseDN": BASE_DN}})  # the clones live twice
+    connector = {"type": "ldap", "id": "ldap", "name": "OpenLDAP", "config": config}
+    with run_dexpy(tmp_path, f"oauth2:\n  passwordConnector: ldap\nconnectors: [{json.dumps(connector)}]\n") as server:
+        response = RelyingParty(server.issuer).token(grant_type="password", username="clone@example.com",
+                                                     password="c1", scope="openid")
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant", response.text
+    assert "matched 2 entries" in caplog.text

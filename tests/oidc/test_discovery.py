@@ -163,3 +163,11 @@ def test_auth_answers_bad_parameters_on_a_page_or_at_the_redirect_uri(plain, cas
     else:
         assert response.is_redirect and response.headers["location"].startswith(RP_REDIRECT)
         assert parse_qs(urlsplit(response.headers["location"]).query)["error"] == [expected]
+
+
+@pytest.mark.parametrize("body", ["scope=openid&scope=email", "client_id=example-app&client_id=other-app",
+                                  "code_challenge=a&code_challenge=b"])
+def test_device_authorization_refuses_repeated_parameters(plain, body):
+    response = httpx.post(plain.issuer + "/device/code", content=body, auth=AUTH,
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request", response.text

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from dexpy.model import OfflineSessions, offline_session_key
+from dexpy.model import OfflineSessions, RefreshToken, offline_session_key
 from dexpy.oidc.offline import MAX_REFRESH_PER_USER
 from dexpy.oidc.wire import decode_refresh_token, encode_refresh_token
 from tests.fixtures.dexpy_server import CLIENT_SECRET, run_dexpy
@@ -85,10 +86,13 @@ def test_revoking_a_users_tokens_by_client_or_all(server, clock, client_id, left
             assert status == (200 if client in left else 400)
 
 
-@pytest.mark.parametrize("how", ["expired", "unknown", "revoked", "rotated_away"])
+@pytest.mark.parametrize("how", ["expired", "unknown", "revoked", "rotated_away", "connector_removed"])
 def test_a_refresh_token_that_no_longer_works_is_invalid_grant(server, clock, how):
     value = _device(server, clock)
-    if how == "expired":
+    if how == "connector_removed":  # the connector that logged the user in is gone from the configuration
+        server.runtime.storage.update(RefreshToken, decode_refresh_token(value)[0],
+                                      lambda token: replace(token, connector_id="removed"))
+    elif how == "expired":
         clock.advance(timedelta(hours=25))
     elif how == "unknown":
         value = encode_refresh_token("no-such-refresh-id", decode_refresh_token(value)[1])

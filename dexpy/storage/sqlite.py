@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, TypeVar
 
 from dexpy.model import EXPIRING_KINDS
@@ -52,6 +53,10 @@ class SQLiteStorage:
         if path in ("", ":memory:"):
             raise ValueError("sqlite3 storage needs a file; use the memory storage for an in-process store")
         self.path = path
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)  # e.g. var/ of config.example.yaml on a fresh clone
+        except OSError as exc:
+            raise Unavailable(f"sqlite3 storage {path}: cannot create its directory: {exc.strerror or exc}") from exc
         self._busy_timeout = busy_timeout
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []

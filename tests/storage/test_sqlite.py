@@ -113,9 +113,19 @@ def test_a_held_write_lock_makes_writes_unavailable_but_not_reads(db_path: str) 
     store.close()
 
 
+def test_a_missing_directory_is_created(tmp_path: Path) -> None:
+    store = SQLiteStorage(str(tmp_path / "var" / "dexpy.db"))  # config.example.yaml's var/ on a fresh clone
+    store.create(Client(id="c"))
+    assert (tmp_path / "var" / "dexpy.db").exists()
+    store.close()
+
+
 def test_an_unopenable_file_is_unavailable(tmp_path: Path) -> None:
     with pytest.raises(Unavailable, match="unable to open"):
-        SQLiteStorage(str(tmp_path / "missing-dir" / "dex.db"))
+        SQLiteStorage(str(tmp_path))  # a directory
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(Unavailable, match="cannot create its directory"):
+        SQLiteStorage(str(tmp_path / "a-file" / "dex.db"))
 
 
 def test_an_in_memory_database_is_refused() -> None:

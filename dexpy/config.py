@@ -329,7 +329,7 @@ def with_overrides(config: Config, web_http: str | None = None, web_https: str |
         telemetry=dataclasses.replace(config.telemetry, http=_first(telemetry, config.telemetry.http)),
         grpc=dataclasses.replace(config.grpc, addr=_first(grpc, config.grpc.addr)),
     )
-    _run_checks(changed, (_check_web, _check_grpc))
+    _run_checks(changed, (_check_web, _check_grpc, _check_listen_addresses))
     return changed
 
 
@@ -549,6 +549,14 @@ def _check_web(config: Config, report: Report) -> None:
             report(f"web.clientRemoteIP.trustedProxies[{i}]", f"not an IP address or CIDR range: {proxy!r}")
 
 
+def _check_listen_addresses(config: Config, report: Report) -> None:
+    for key, addr in (("web.http", config.web.http), ("web.https", config.web.https),
+                      ("telemetry.http", config.telemetry.http), ("grpc.addr", config.grpc.addr)):
+        _, colon, port = addr.rpartition(":")
+        if addr and not (colon and port.isdigit() and 0 < int(port) < 65536):
+            report(key, f"not a host:port address with a port from 1 to 65535: {addr!r}")
+
+
 def _check_grpc(config: Config, report: Report) -> None:
     grpc = config.grpc
     if bool(grpc.tls_cert) != bool(grpc.tls_key):
@@ -733,7 +741,7 @@ def _check_security(config: Config, report: Report) -> None:
 
 
 _CHECKS: tuple[Callable[[Config, Report], None], ...] = (
-    _check_issuer, _check_storage, _check_web, _check_grpc, _check_oauth2, _check_signer, _check_durations,
-    _check_presentation, _check_connectors, _check_clients, _check_passwords,
+    _check_issuer, _check_storage, _check_web, _check_listen_addresses, _check_grpc, _check_oauth2, _check_signer,
+    _check_durations, _check_presentation, _check_connectors, _check_clients, _check_passwords,
     _check_security,
 )

@@ -8,6 +8,7 @@ import contextlib
 import logging
 import signal
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Iterator
@@ -77,12 +78,16 @@ def listeners(config: Config, app: object, telemetry: object | None = None,
                                 bound.get("http")))
     if config.web.https:
         host, port = split_addr(config.web.https)
-        tls = ReloadingTLS(config.web.tls_cert, config.web.tls_key, config.web.tls_min_version,
-                           config.web.tls_max_version)
+        try:
+            tls = ReloadingTLS(config.web.tls_cert, config.web.tls_key, config.web.tls_min_version,
+                               config.web.tls_max_version)
+        except (OSError, ssl.SSLError) as exc:
+            raise StartupError(f"web.tlsCert/web.tlsKey ({config.web.tls_cert}, {config.web.tls_key}): {exc}") from exc
         servers.append(Listener(TLSConfig(app, tls, host=host, port=port, **common), bound.get("https")))
     if telemetry is not None and config.telemetry.http:
         host, port = split_addr(config.telemetry.http)
-        servers.append(Listener(uvicorn.Config(telemetry, host=host, port=port, **common)))  # type: ignore[arg-type]
+        servers.append(Listener(uvicorn.Config(telemetry, host=host, port=port, **common),  # type: ignore[arg-type]
+                                bound.get("telemetry")))
     return servers
 
 
@@ -103,13 +108,14 @@ def serve(config: Config, *, started: float, workers: int = 1) -> int:
     """Serve until SIGTERM/SIGINT; with `workers` > 1, as that many processes (dexpy.workers) of which the
     first also runs the telemetry listener and the gRPC API."""
     if workers <= 1:
-        return serve_worker(config, started=started)
+        return serve_worker(config, started=started, bound=bind_listeners(config, primary=True, shared=False))
     if config.storage.type == "memory":
         raise StartupError("several workers need a storage they share (sqlite3 or kubernetes), not memory")
 
     def worker(index: int) -> int:
         try:
-            return serve_worker(config, started=started, bound=bind_web(config), primary=index == 0)
+            bound = bind_listeners(config, primary=index == 0, shared=True)
+            return serve_worker(config, started=started, bound=bound, primary=index == 0)
         except StartupError as exc:
             print(f"dexpy: cannot start: {exc}", file=sys.stderr)
             return 1
@@ -117,14 +123,18 @@ def serve(config: Config, *, started: float, workers: int = 1) -> int:
     return run_workers(workers, worker)
 
 
-def bind_web(config: Config) -> dict[str, socket.socket]:
-    """This worker's own web listeners (dexpy.workers.bind); a taken address is a StartupError."""
+def bind_listeners(config: Config, *, primary: bool, shared: bool) -> dict[str, socket.socket]:
+    """This process's listening sockets (dexpy.workers.bind): the web ones, and in the primary the telemetry one;
+    `shared` lets the other workers bind the web addresses too. A taken address is a StartupError."""
+    addresses = [("http", config.web.http), ("https", config.web.https)]
     bound: dict[str, socket.socket] = {}
-    for name, addr in (("http", config.web.http), ("https", config.web.https)):
+    for name, addr in [*addresses, ("telemetry", config.telemetry.http if primary else "")]:
         if addr:
             try:
-                bound[name] = bind(*split_addr(addr))
+                bound[name] = bind(*split_addr(addr), shared=shared and name != "telemetry")
             except OSError as exc:
+                for sock in bound.values():
+                    sock.close()
                 raise StartupError(f"cannot listen on {addr}: {exc.strerror or exc}") from exc
     return bound
 
@@ -153,7 +163,10 @@ def serve_worker(config: Config, *, started: float, bound: dict[str, socket.sock
             if grpc_server is not None:
                 await asyncio.to_thread(stop_grpc, grpc_server)
 
-    grpc_server = start_grpc(config.grpc, runtime.provider)[0] if config.grpc.addr and primary else None
+    try:
+        grpc_server = start_grpc(config.grpc, runtime.provider)[0] if config.grpc.addr and primary else None
+    except (RuntimeError, OSError) as exc:  # grpc: "Failed to bind"; a TLS file that cannot be read
+        raise StartupError(f"gRPC API on {config.grpc.addr}: {exc}") from exc
     with asyncio.Runner(loop_factory=servers[0].config.get_loop_factory()) as runner:  # uvloop, as uvicorn picks
         runner.run(run())
     return 0

@@ -14,8 +14,9 @@ from types import FrameType
 BACKLOG = 2048
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket that other workers may bind too (SO_REUSEPORT).
+def bind(host: str, port: int, *, shared: bool = True) -> socket.socket:
+    """A listening TCP socket; when `shared`, one that other workers may bind too (SO_REUSEPORT), else one that
+    refuses an address another process holds.
 
     The protocol is named (IPPROTO_TCP, not 0): asyncio sets TCP_NODELAY only on sockets whose `proto` says
     TCP, and without it every small answer waits out Nagle and the client's delayed ACK (~40 ms)."""
@@ -23,7 +24,8 @@ def bind(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if shared:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         sock.listen(BACKLOG)
     except OSError:

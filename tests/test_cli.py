@@ -115,3 +115,29 @@ staticClients:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_taken_address_or_a_missing_certificate_is_one_line_not_a_traceback(tmp_path):
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    base = "issuer: http://127.0.0.1:1/dex\nstorage: {type: memory}\nenablePasswordDB: true\n"
+    cases = {
+        f"web: {{http: '127.0.0.1:{port}'}}\n": f"cannot listen on 127.0.0.1:{port}",
+        f"web: {{http: '127.0.0.1:{free_port()}'}}\ntelemetry: {{http: '127.0.0.1:{port}'}}\n":
+            f"cannot listen on 127.0.0.1:{port}",
+        f"web: {{https: '127.0.0.1:{free_port()}', tlsCert: {tmp_path}/no.crt, tlsKey: {tmp_path}/no.key}}\n":
+            "web.tlsCert/web.tlsKey",
+    }
+    try:
+        for i, (web, expected) in enumerate(cases.items()):
+            config = tmp_path / f"c{i}.yaml"
+            config.write_text(base + web)
+            result = dexpy("serve", str(config))
+            assert result.returncode == 1, result.stderr
+            assert "Traceback" not in result.stderr and expected in result.stderr, result.stderr
+    finally:
+        taken.close()

@@ -316,6 +316,18 @@ def test_cli_overrides_are_validated(tmp_path: Path) -> None:
     ]
 
 
+def test_listen_addresses_need_a_port(tmp_path: Path) -> None:
+    config = load(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        with_overrides(config, web_http="nonsense", telemetry="127.0.0.1:99999", grpc="[::1]:")
+    assert str(info.value).splitlines() == [
+        f"{config.source}: web.http: not a host:port address with a port from 1 to 65535: 'nonsense'",
+        f"{config.source}: telemetry.http: not a host:port address with a port from 1 to 65535: '127.0.0.1:99999'",
+        f"{config.source}: grpc.addr: not a host:port address with a port from 1 to 65535: '[::1]:'",
+    ]
+    assert with_overrides(config, web_http="[::1]:8080").web.http == "[::1]:8080"
+
+
 # --- oauth2, signer, expiry, presentation ----------------------------------------------------------------------
 
 def test_response_types_must_be_ones_dex_allows(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from dexpy.connectors.base import connector_types
+from dexpy.connectors.base import ConnectorConfigError, check_connector_config, connector_types
 from dexpy.schema import ConfigError as ConfigError
 from dexpy.schema import Problem as Problem
 from dexpy.schema import decode, join, yaml_key
@@ -644,6 +644,11 @@ def _check_connectors(config: Config, report: Report) -> None:
         seen.add(connector.id)
         _each_one_of(report, join(where, "grantTypes"), connector.grant_types, CONNECTOR_GRANT_TYPES,
                      "grant type")
+        if connector.type in known_types:
+            try:
+                check_connector_config(connector.type, connector.config)
+            except ConnectorConfigError as exc:
+                report(join(join(where, "config"), exc.field), exc.message)
 
 
 def _check_redirect(report: Report, path: str, uri: str, issuer_path: str) -> None:

@@ -145,7 +145,13 @@ signer:
 
 def test_a_dex_config_dev_file_loads(tmp_path: Path) -> None:
     env = {"LDAP_BIND_PW": "admin", "LDAP_USERNAME_ATTR": "mail"}
-    config = load_config(write(tmp_path, DEX_CONFIG_DEV), env=env)
+    with pytest.raises(ConfigError) as verbatim:  # docs/ldap.md: checked at start-up, where Dex fails at login
+        load_config(write(tmp_path, DEX_CONFIG_DEV), env=env)
+    assert [line.split(": ", 1)[1] for line in str(verbatim.value).splitlines()] == [
+        "connectors[1].config.userSearch.idAttr: required"]
+    completed = DEX_CONFIG_DEV.replace("      username: ${LDAP_USERNAME_ATTR}\n",
+                                       "      username: ${LDAP_USERNAME_ATTR}\n      idAttr: DN\n      emailAttr: mail\n")
+    config = load_config(write(tmp_path, completed), env=env)
     assert config.grpc.addr == "127.0.0.1:5557"
     assert config.sessions.cookie_name == "dex_session"
     assert config.expiry.refresh_tokens.absolute_lifetime == timedelta(hours=3960)
@@ -523,7 +529,7 @@ def test_connectors_need_type_id_and_name(tmp_path: Path) -> None:
         "connectors[1].id: missing required key",
         "connectors[1].name: missing required key",
     ]
-    assert errors(tmp_path, connectors=[{"type": "ldap", "id": "", "name": "LDAP"}]) == [
+    assert errors(tmp_path, connectors=[{"type": "mockCallback", "id": "", "name": "Mock"}]) == [
         "connectors[0].id: required"
     ]
 
@@ -537,11 +543,23 @@ def test_connector_type_must_be_one_dexpy_has(tmp_path: Path) -> None:
 def test_connector_ids_are_unique_and_local_is_reserved(tmp_path: Path) -> None:
     connectors = [{"type": "mockCallback", "id": "mock", "name": "A"},
                   {"type": "mockCallback", "id": "mock", "name": "B"},
-                  {"type": "ldap", "id": "local", "name": "C"}]
+                  {"type": "mockCallback", "id": "local", "name": "C"}]
     assert errors(tmp_path, connectors=connectors, enablePasswordDB=True) == [
         "connectors[1].id: another connector already has id 'mock'",
         "connectors[2].id: 'local' is the password DB's connector id (enablePasswordDB)",
     ]
+
+
+def test_connector_config_keys_are_checked_with_their_path(tmp_path: Path) -> None:
+    ldap = {"host": "ldap.example.com:636", "userSearch": {"baseDN": "ou=People,dc=example,dc=org", "usernme": "mail"}}
+    connectors = [{"type": "ldap", "id": "corp", "name": "Corp", "config": ldap},
+                  {"type": "mockCallback", "id": "mock", "name": "Mock", "config": {"usernme": "x"}},
+                  {"type": "mockPassword", "id": "pw", "name": "PW", "config": {"username": "u"}}]
+    lines = errors(tmp_path, connectors=connectors)
+    assert lines[0].startswith("connectors[0].config.userSearch.usernme: unknown key")
+    assert "did you mean 'username'" in lines[0]
+    assert lines[1:] == ["connectors[1].config.usernme: unknown key (mockCallback takes no config)",
+                         "connectors[2].config.password: required"]
 
 
 def test_connector_grant_types_are_checked(tmp_path: Path) -> None:
@@ -577,12 +595,15 @@ def test_env_is_expanded_inside_storage_connector_and_signer_config_only(tmp_pat
         issuer="http://$HOST/dex",
         storage={"type": "sqlite3", "config": {"file": "${DATA}/dex.db"}},
         connectors=[{"type": "ldap", "id": "ldap", "name": "$HOST",
-                     "config": {"bindPW": "$BIND_PW", "servers": ["ldap://$HOST"], "nested": {"x": "$UNSET"}}}],
+                     "config": {"bindDN": "cn=admin", "bindPW": "$BIND_PW", "host": "$HOST:636", "userSearch": {
+                         "baseDN": "dc=example", "username": "mail", "idAttr": "DN", "emailAttr": "mail",
+                         "nameAttr": "cn$UNSET"}}}],
         signer={"config": {"keysRotationPeriod": "$ROTATE"}},
         staticClients=[client(secret="$SECRET")],
     )
     assert config.storage.config["file"] == "/var/lib/dex/dex.db"
-    assert config.connectors[0].config == {"bindPW": "pw", "servers": ["ldap://example.com"], "nested": {"x": ""}}
+    assert config.connectors[0].config == {"bindDN": "cn=admin", "bindPW": "pw", "host": "example.com:636", "userSearch": {
+        "baseDN": "dc=example", "username": "mail", "idAttr": "DN", "emailAttr": "mail", "nameAttr": "cn"}}
     assert config.signer.config.keys_rotation_period == timedelta(hours=3)
     assert config.issuer == "http://$HOST/dex"
     assert config.connectors[0].name == "$HOST"

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dexpy.config import CONNECTOR_GRANT_TYPES
-from dexpy.connectors.base import ConnectorConfigError, build_connector, connector_types
+from dexpy.connectors.base import ConnectorConfigError, check_connector_config, connector_types
 from dexpy.connectors.local import LOCAL_CONNECTOR_TYPE
 
 MIN_BCRYPT_COST = 10
@@ -90,7 +90,7 @@ def connector(type_name: str, config: bytes) -> bytes:
         raise InvalidArgument("config must be a JSON object")
     if type_name != LOCAL_CONNECTOR_TYPE:
         try:
-            build_connector(type_name, parsed)
+            check_connector_config(type_name, parsed)
         except ConnectorConfigError as exc:
             raise InvalidArgument(f"config: {exc}") from None
     return config or b"{}"

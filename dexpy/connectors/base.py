@@ -103,10 +103,14 @@ ConnectorFactory = Callable[[Mapping[str, Any]], object]
 """Builds a connector from its `config` mapping; raises ConnectorConfigError on bad config."""
 
 _REGISTRY: dict[str, ConnectorFactory] = {}
+_CONFIG_CHECKS: dict[str, Callable[[Mapping[str, Any]], object]] = {}
 
 
-def register(type_name: str, factory: ConnectorFactory) -> None:
+def register(type_name: str, factory: ConnectorFactory, check: Callable[[Mapping[str, Any]], object]) -> None:
+    """A connector type: `factory` opens one; `check` parses its config without opening anything, raising
+    ConnectorConfigError for a wrong key (start-up config checks and the API use it)."""
     _REGISTRY[type_name] = factory
+    _CONFIG_CHECKS[type_name] = check
 
 
 def connector_types() -> list[str]:
@@ -118,6 +122,12 @@ def build_connector(type_name: str, config: Mapping[str, Any]) -> object:
     """Open a connector of a registered type; KeyError for an unknown type."""
     _load_builtin()
     return _REGISTRY[type_name](config)
+
+
+def check_connector_config(type_name: str, config: Mapping[str, Any]) -> None:
+    """Raise ConnectorConfigError when a connector of a registered type would refuse `config`."""
+    _load_builtin()
+    _CONFIG_CHECKS[type_name](config)
 
 
 def _load_builtin() -> None:

@@ -64,5 +64,10 @@ def _mock_password(config: Mapping[str, Any]) -> MockPasswordConnector:
     return MockPasswordConnector(config["username"], config["password"])
 
 
-register("mockCallback", lambda config: MockCallbackConnector())
-register("mockPassword", _mock_password)
+def _no_config(config: Mapping[str, Any]) -> None:
+    if config:
+        raise ConnectorConfigError(sorted(config)[0], "unknown key (mockCallback takes no config)")
+
+
+register("mockCallback", lambda config: MockCallbackConnector(), _no_config)
+register("mockPassword", _mock_password, _mock_password)

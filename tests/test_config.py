@@ -149,8 +149,9 @@ def test_a_dex_config_dev_file_loads(tmp_path: Path) -> None:
         load_config(write(tmp_path, DEX_CONFIG_DEV), env=env)
     assert [line.split(": ", 1)[1] for line in str(verbatim.value).splitlines()] == [
         "connectors[1].config.userSearch.idAttr: required"]
+    attrs = "      idAttr: DN\n      emailAttr: mail\n"
     completed = DEX_CONFIG_DEV.replace("      username: ${LDAP_USERNAME_ATTR}\n",
-                                       "      username: ${LDAP_USERNAME_ATTR}\n      idAttr: DN\n      emailAttr: mail\n")
+                                       "      username: ${LDAP_USERNAME_ATTR}\n" + attrs)
     config = load_config(write(tmp_path, completed), env=env)
     assert config.grpc.addr == "127.0.0.1:5557"
     assert config.sessions.cookie_name == "dex_session"
@@ -602,8 +603,9 @@ def test_env_is_expanded_inside_storage_connector_and_signer_config_only(tmp_pat
         staticClients=[client(secret="$SECRET")],
     )
     assert config.storage.config["file"] == "/var/lib/dex/dex.db"
-    assert config.connectors[0].config == {"bindDN": "cn=admin", "bindPW": "pw", "host": "example.com:636", "userSearch": {
-        "baseDN": "dc=example", "username": "mail", "idAttr": "DN", "emailAttr": "mail", "nameAttr": "cn"}}
+    assert config.connectors[0].config == {"bindDN": "cn=admin", "bindPW": "pw", "host": "example.com:636",
+                                           "userSearch": {"baseDN": "dc=example", "username": "mail", "idAttr": "DN",
+                                                          "emailAttr": "mail", "nameAttr": "cn"}}
     assert config.signer.config.keys_rotation_period == timedelta(hours=3)
     assert config.issuer == "http://$HOST/dex"
     assert config.connectors[0].name == "$HOST"

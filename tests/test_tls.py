@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import ssl
 import threading
@@ -71,6 +72,22 @@ def test_a_broken_new_certificate_keeps_the_old_one(https_listener):
     first = _served_certificate(port, files.ca)
     files.server_cert.write_text("not a certificate")
     assert _served_certificate(port, files.ca).serial_number == first.serial_number
+
+
+def test_every_context_served_refuses_below_tls_1_2(tmp_path, monkeypatch):
+    """The client's OpenSSL may refuse TLS 1.1 by itself, so the handshake test alone cannot fail: check the
+    server's contexts, the first and a reloaded one."""
+    monkeypatch.setattr(tls, "CHECK_INTERVAL", 0.0)
+    files = make_pki().write(tmp_path)
+    served = tls.ReloadingTLS(str(files.server_cert), str(files.server_key))
+    rotated = make_pki()
+    files.server_cert.write_bytes(rotated.cert_pem)
+    files.server_key.write_bytes(rotated.key_pem)
+    os.utime(files.server_cert, ns=(1, 1))  # a stamp unlike the first, even within one clock tick
+    reloaded = served.current()
+    assert reloaded is not served.context
+    for context in (served.context, reloaded):
+        assert context.minimum_version == ssl.TLSVersion.TLSv1_2
 
 
 def test_tls_1_1_is_refused(https_listener):

@@ -74,6 +74,11 @@ class Storage(Protocol):
         """Delete records of `EXPIRING_KINDS` whose expiry is before `now`; count deletions by KIND."""
         ...
 
+    def ping(self) -> None:
+        """One round trip to the backend, past any cache and never a write: Unavailable when it cannot answer
+        (the health checks)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -74,5 +74,8 @@ class MemoryStorage:
                 counts[require_kind(kind)] = len(expired)
         return counts
 
+    def ping(self) -> None:
+        pass  # in this process: always there
+
     def close(self) -> None:
         pass

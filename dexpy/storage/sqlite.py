@@ -182,6 +182,10 @@ class SQLiteStorage:
                 counts[name] = cursor.rowcount
         return counts
 
+    def ping(self) -> None:
+        with self._guard():
+            self._db().execute("SELECT 1 FROM records LIMIT 1").fetchall()
+
     def close(self) -> None:
         with self._connections_lock:
             connections, self._connections = self._connections, []

@@ -91,5 +91,8 @@ class StaticStorage:
     def garbage_collect(self, now: datetime) -> dict[str, int]:
         return self.inner.garbage_collect(now)
 
+    def ping(self) -> None:
+        self.inner.ping()
+
     def close(self) -> None:
         self.inner.close()

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dexpy.connectors.base import ConnectorError, Pingable
-from dexpy.model import KEYS_KEY, Keys
 from dexpy.oidc.provider import Provider
-from dexpy.storage import NotFound, StorageError
+from dexpy.storage import StorageError
 
 
 @dataclass
@@ -28,10 +27,8 @@ class Report:
 def check(provider: Provider) -> Report:
     report = Report()
     try:
-        provider.storage.get(Keys, KEYS_KEY)
+        provider.storage.ping()
         report.add("storage", None)
-    except NotFound:
-        report.add("storage", None)  # reachable; the key set is created at start
     except StorageError as exc:
         report.add("storage", exc)
         return report  # connectors are read from storage too

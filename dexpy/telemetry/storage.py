@@ -87,5 +87,9 @@ class InstrumentedStorage:
         finally:
             _latency("garbage_collect", "all").observe(time.perf_counter() - start)
 
+    def ping(self) -> None:
+        with self._timed("ping", Keys):
+            self.inner.ping()
+
     def close(self) -> None:
         self.inner.close()

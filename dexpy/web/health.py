@@ -1,4 +1,4 @@
-"""`/healthz` on the main listener: a storage read (never a write), as text."""
+"""`/healthz` on the main listener: a storage round trip (never a write, never a cache), as text."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import PlainTextResponse
 
-from dexpy.model import KEYS_KEY, Keys
 from dexpy.storage import StorageError
 from dexpy.web.context import web
 
@@ -17,7 +16,7 @@ router = APIRouter()
 async def healthz(request: Request) -> PlainTextResponse:
     storage = web(request).runtime.storage
     try:
-        await run_in_threadpool(storage.get, Keys, KEYS_KEY)
+        await run_in_threadpool(storage.ping)
     except StorageError:
         return PlainTextResponse("Health check failed: storage is unavailable.", status_code=503)
     return PlainTextResponse("Health check passed")

@@ -70,7 +70,7 @@ def test_storage_errors_are_counted(ops: Ops) -> None:
         assert httpx.get(f"{ops.telemetry_url}/healthz/ready").status_code == 503
     finally:
         ops.storage.down = False
-    key = ("dexpy_storage_errors_total", frozenset({"verb": "get", "kind": "keys", "error": "Unavailable"}.items()))
+    key = ("dexpy_storage_errors_total", frozenset({"verb": "ping", "kind": "keys", "error": "Unavailable"}.items()))
     assert scrape(ops)[key] - before.get(key, 0.0) == 1
 
 

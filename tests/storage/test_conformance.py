@@ -236,3 +236,7 @@ def test_concurrent_updates_lose_nothing(storage: Storage) -> None:
 def test_non_record_kind_is_refused(storage: Storage) -> None:
     with pytest.raises(TypeError):
         storage.list(dict)
+
+
+def test_ping_answers_on_a_reachable_backend(storage: Storage) -> None:
+    storage.ping()  # the down case is each backend's own test (test_sqlite, storage_kubernetes/test_faults)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dexpy.model import AuthCode, Client, RefreshToken
+from dexpy.model import AuthCode, Client, Keys, RefreshToken
 from dexpy.storage import Invalid, Unavailable
 from dexpy.storage.kubernetes import KubernetesStorage, SetupError, open_kubernetes_storage
 from dexpy.storage.kubernetes.crds import CRD_DIR, load_crds
@@ -153,3 +153,16 @@ def test_an_outage_never_puts_a_code_in_an_error_or_a_log_line(kube: KubeAPIFixt
     for error in (answered.value, unreachable.value):
         assert "authcodes/<name>" in str(error) and code.id not in str(error)
     assert not [r for r in caplog.records if code.id in r.getMessage()]
+
+
+def test_ping_reaches_the_api_while_the_watches_stay_open(kube: KubeAPIFixture, store: KubernetesStorage) -> None:
+    """Health checks ping: the signing keys are watch-cached, so reading them would say 'fine' while the API
+    answers every other request with 503."""
+    store.create(sample(Keys))
+    assert store.wait_synced(timeout=5)
+    store.ping()
+    kube.fail_when(lambda request: getattr(request, "verb", "") == "get", code=503, message="etcd unhealthy")
+    with pytest.raises(Unavailable, match="etcd unhealthy"):
+        store.ping()
+    kube.clear_faults()
+    store.ping()

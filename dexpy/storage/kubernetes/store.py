@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
-from dexpy.model import EXPIRING_KINDS
+from dexpy.model import EXPIRING_KINDS, KEYS_KEY, Keys
 from dexpy.storage import Conflict, Invalid, NotFound
 from dexpy.storage.kubernetes.cache import WatchCache
 from dexpy.storage.kubernetes.codec import JSON
@@ -137,6 +137,14 @@ class KubernetesStorage:
                     continue  # another replica collected it first
                 counts[kind.KIND] += 1  # type: ignore[attr-defined]
         return counts
+
+    def ping(self) -> None:
+        """A GET of the signing keys from the API itself: a watch can stay open while every other request fails."""
+        spec = spec_of(Keys)
+        try:
+            self._read_fresh(spec, self._name(spec, KEYS_KEY))
+        except NotFound:
+            pass  # the API answered
 
     def close(self) -> None:
         for cache in self._caches.values():

@@ -15,9 +15,10 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dexpy.config import load_config
-from tests.fixtures.dexpy_server import serve_config, write_config
-from tests.fixtures.rp import form_fields
+from dexpy.config import Config, StorageConfig, TelemetryConfig, WebConfig, load_config
+from dexpy.server import listeners
+from tests.fixtures.dexpy_server import free_port, serve_config, write_config
+from tests.fixtures.rp import form_action, form_fields
 from tests.security.conftest import password_page
 
 TEMPLATES = Path(__file__).parents[2] / "dexpy" / "web" / "templates"
@@ -85,6 +86,29 @@ def test_every_form_carries_a_csrf_token_and_is_refused_without_it(rp):
     stranger = httpx.post(str(login.url), data={**form_fields(login.text), "login": "admin@example.com",
                                                 "password": "password"})  # no cookie: another browser
     assert stranger.status_code == 400
+
+
+def test_the_approval_form_is_refused_without_its_csrf_token(rp):
+    login = password_page(rp)
+    approval = rp.browse(form_action(login.text, str(login.url)), method="POST",
+                         data={**form_fields(login.text), "login": "admin@example.com", "password": "password"})
+    assert 'name="approval"' in approval.text, approval.text[:300]
+    fields = {**form_fields(approval.text), "approval": "approve"}
+    action = form_action(approval.text, str(approval.url))
+    for forged in ({k: v for k, v in fields.items() if k != "csrf_token"}, {**fields, "csrf_token": "forged"}):
+        refused = rp.browser.post(action, data=forged)
+        assert refused.status_code == 400 and "code=" not in refused.headers.get("location", "")
+    granted = rp.browser.post(action, data=fields)
+    assert granted.is_redirect and "code=" in granted.headers["location"]
+
+
+def test_the_server_never_trusts_forwarded_headers_by_itself():
+    """uvicorn would take X-Forwarded-For from any loopback peer; only web.clientRemoteIP may (dexpy.security)."""
+    config = Config(issuer="http://127.0.0.1/dex", storage=StorageConfig(type="memory"),
+                    web=WebConfig(http=f"127.0.0.1:{free_port()}"),
+                    telemetry=TelemetryConfig(http=f"127.0.0.1:{free_port()}"))
+    servers = listeners(config, app=object(), telemetry=object())
+    assert servers and all(server.config.proxy_headers is False for server in servers)
 
 
 def test_every_template_form_posting_to_dexpy_has_a_csrf_field_and_no_inline_script():

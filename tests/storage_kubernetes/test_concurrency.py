@@ -8,8 +8,12 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from dexpy.model import KEYS_KEY, Keys, RefreshToken
+from dexpy.storage import Conflict
 from dexpy.storage.kubernetes import KubernetesStorage
+from dexpy.storage.kubernetes.store import UPDATE_ATTEMPTS
 from tests.storage.samples import T0, sample
 from tests.storage_kubernetes.conftest import OpenStore
 
@@ -135,3 +139,19 @@ def test_an_update_that_changes_nothing_on_a_stale_copy_looks_again(open_store: 
 
     assert ours.update(RefreshToken, token.id, keep_only_the_original).token == token.token
     assert theirs.get(RefreshToken, token.id).token == token.token
+
+
+def test_an_object_that_keeps_changing_is_a_conflict_after_a_bounded_number_of_tries(open_store: OpenStore,
+                                                                                     kube) -> None:
+    store = open_store()
+    token: RefreshToken = sample(RefreshToken)  # type: ignore[assignment]
+    store.create(token)
+    kube.fail_when(lambda request: request.verb == "update" and request.resource == "refreshtokens", code=409,
+                   message="the object has been modified; please apply your changes to the latest version")
+    kube.clear_log()
+    with pytest.raises(Conflict, match=f"{UPDATE_ATTEMPTS} attempts"):
+        store.update(RefreshToken, token.id, lambda t: dataclasses.replace(t, token="next"))
+    puts = [r for r in kube.requests if r.verb == "update" and r.resource == "refreshtokens"]
+    assert len(puts) == UPDATE_ATTEMPTS
+    kube.clear_faults()
+    assert store.get(RefreshToken, token.id).token == token.token  # nothing half-written

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dexpy.model import AuthCode, Client, Keys, RefreshToken
+from dexpy.model import AuthCode, Client, Keys, OfflineSessions, RefreshToken, Revocation
 from dexpy.storage import Invalid, Unavailable
 from dexpy.storage.kubernetes import KubernetesStorage, SetupError, open_kubernetes_storage
 from dexpy.storage.kubernetes.crds import CRD_DIR, load_crds
@@ -67,6 +67,30 @@ def test_missing_rbac_at_start_up_says_what_to_grant(kube: KubeAPIFixture, tmp_p
     token = kube.add_user("system:serviceaccount:dexpy:dexpy")
     with pytest.raises(SetupError, match=r"not allowed to list .*Grant the service account"):
         open_with(kube, tmp_path, token=token)
+
+
+READS = frozenset({"get", "list", "watch"})
+EVERY_VERB = frozenset({"get", "list", "watch", "create", "update", "patch", "delete"})
+DEXPY_RESOURCES = frozenset(spec.plural for spec in KINDS.values())
+
+
+def test_read_only_rbac_at_start_up_says_what_to_grant(kube: KubeAPIFixture, tmp_path: Path) -> None:
+    token = kube.add_user("system:serviceaccount:dexpy:reader", [
+        Rule(READS, DEXPY_RESOURCES, frozenset({"dexpy"})),
+        Rule(READS, frozenset({"customresourcedefinitions"}), None)])
+    with pytest.raises(SetupError, match=r"not allowed to create .* Grant the service account"):
+        open_with(kube, tmp_path, token=token)
+
+
+def test_a_wrong_namespace_hidden_by_rbac_is_named_at_start_up(kube: KubeAPIFixture, tmp_path: Path) -> None:
+    """Dex's RBAC grants nothing on namespaces, so the namespace GET is forbidden; the write probe finds it."""
+    token = kube.add_user("system:serviceaccount:dexpy:dexpy", [
+        Rule(EVERY_VERB, DEXPY_RESOURCES, None), Rule(READS, frozenset({"customresourcedefinitions"}), None)])
+    with pytest.raises(SetupError, match="namespace 'nope' does not exist"):
+        open_with(kube, tmp_path, token=token, namespace="nope")
+    store = open_with(kube, tmp_path, token=token)  # the right namespace: starts, and the probes stored nothing
+    assert store.list(Revocation) == [] and store.list(OfflineSessions) == []
+    store.close()
 
 
 def test_a_missing_namespace_at_start_up_names_it(kube: KubeAPIFixture, tmp_path: Path) -> None:

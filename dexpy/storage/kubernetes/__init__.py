@@ -14,13 +14,16 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from dexpy.storage import NotFound, StorageError
+from dexpy.model import OfflineSessions, Revocation
+from dexpy.storage import AlreadyExists, NotFound, StorageError
 from dexpy.storage.kubernetes.connect import SERVICE_ACCOUNT_DIR, connect
 from dexpy.storage.kubernetes.crds import check_crds, ensure_crds
 from dexpy.storage.kubernetes.errors import Forbidden, MissingNamespace, SetupError
+from dexpy.storage.kubernetes.kinds import spec_of
 from dexpy.storage.kubernetes.store import KubernetesStorage
 from dexpy.storage.kubernetes.transport import Transport
 
@@ -47,6 +50,7 @@ def open_kubernetes_storage(config: Mapping[str, Any], *, environ: Mapping[str, 
                 log.info("created CRDs %s", ", ".join(created))
         else:
             check_crds(transport, connection.namespace)
+        _check_writable(transport, connection.namespace)
     except StorageError:
         transport.close()
         raise
@@ -55,14 +59,39 @@ def open_kubernetes_storage(config: Mapping[str, Any], *, environ: Mapping[str, 
     return store
 
 
+WRITE_PROBES = (Revocation(id="dexpy-start-up-probe", expiry=datetime(2000, 1, 1, tzinfo=timezone.utc)),
+                OfflineSessions(user_id="dexpy-start-up-probe", conn_id="probe"))
+"""One record per API group, created with dryRun=All at start-up: nothing is stored."""
+
+
+def _check_writable(transport: Transport, namespace: str) -> None:
+    """Fail at start-up, not at the first login, when RBAC lets dexpy read but not write (or the namespace is
+    wrong where RBAC hides namespaces)."""
+    for record in WRITE_PROBES:
+        spec = spec_of(type(record))
+        try:
+            transport.request("POST", spec.path(namespace), {"dryRun": "All"}, spec.to_object(record, namespace))
+        except Forbidden as exc:
+            raise SetupError(
+                f"not allowed to create {spec.crd_name} in namespace {namespace!r} ({exc}). Grant the service "
+                f"account get, list, watch, create, update and delete on the {spec.group} resources in that "
+                "namespace (see docs/storage-kubernetes.md)") from exc
+        except (NotFound, MissingNamespace) as exc:
+            raise _no_such_namespace(namespace, exc) from exc
+        except AlreadyExists:
+            pass  # a leftover object of that name: the create was allowed
+
+
 def _check_namespace(transport: Transport, namespace: str) -> None:
     """Fail early on a wrong namespace; stay quiet when RBAC hides namespaces (Dex's RBAC does)."""
     try:
         transport.request("GET", f"/api/v1/namespaces/{namespace}")
     except (NotFound, MissingNamespace) as exc:
-        raise SetupError(
-            f"namespace {namespace!r} does not exist ({exc}): create it, or point KUBERNETES_POD_NAMESPACE "
-            "(in a pod) or the kubeconfig context's namespace at the right one"
-        ) from exc
+        raise _no_such_namespace(namespace, exc) from exc
     except Forbidden:
-        pass
+        pass  # _check_writable finds a wrong namespace then
+
+
+def _no_such_namespace(namespace: str, exc: Exception) -> SetupError:
+    return SetupError(f"namespace {namespace!r} does not exist ({exc}): create it, or point KUBERNETES_POD_NAMESPACE "
+                      "(in a pod) or the kubeconfig context's namespace at the right one")

@@ -3,6 +3,7 @@ posts the password form) and moves one injected clock shared by the server and t
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from collections.abc import Iterator
@@ -16,20 +17,23 @@ import pytest
 from dexpy.clock import FrozenClock
 from dexpy.config import Config, load_config
 from dexpy.kube.cache import CachedTokens, TokenCache
+from dexpy.kube.errors import UserError
 from dexpy.kube.login import IDToken, LoginOptions, Seams, get_id_token
 from dexpy.kube.provider import unverified_expiry
-from tests.fixtures.dexpy_server import serve_config, write_config
+from tests.fixtures.dexpy_server import BASE_YAML, free_port, serve_config, write_config
+from tests.fixtures.pki import make_pki
 
 
 class Browser:
     """Logs in as admin@example.com the way a person would, and counts how often it was opened."""
 
-    def __init__(self) -> None:
+    def __init__(self, ca_file: Path | None = None) -> None:
         self.opened = 0
+        self.verify: str | bool = str(ca_file) if ca_file else True
 
     def __call__(self, url: str) -> bool:
         self.opened += 1
-        with httpx.Client(timeout=10) as client:
+        with httpx.Client(timeout=10, verify=self.verify) as client:
             response = client.get(url)
             while response.is_redirect:
                 response = client.get(urljoin(str(response.url), response.headers["location"]))
@@ -112,3 +116,23 @@ def test_an_unwritable_cache_still_hands_out_the_token(config: Config, clock: Fr
         token = login(config, tmp_path, Browser(), clock)
     assert unverified_expiry(token.token) == token.expiry == clock() + config.expiry.id_tokens
     assert "cannot write the token cache" in capsys.readouterr().err
+
+
+def test_login_against_dexpy_on_loopback_https_with_a_test_ca(tmp_path: Path, clock: FrozenClock) -> None:
+    """As on a cluster: the issuer is HTTPS with a private CA, which `--certificate-authority` names."""
+    files = make_pki().write(tmp_path)
+    port = free_port()
+    base = BASE_YAML.replace("issuer: {issuer}", f"issuer: https://127.0.0.1:{port}/dex").replace(
+        "web:\n  http: 127.0.0.1:{port}",
+        f"web:\n  https: 127.0.0.1:{port}\n  tlsCert: {files.server_cert}\n  tlsKey: {files.server_key}")
+    config = load_config(str(write_config(tmp_path, "oauth2:\n  skipApprovalScreen: true\n", base=base)))
+    options = LoginOptions(issuer=config.issuer, client_id="kubectl", cache_dir=tmp_path / "cache",
+                           browser_timeout=10, ca_file=str(files.ca))
+    with serve_config(config, clock=clock):
+        token = get_id_token(options, Seams(open_browser=Browser(files.ca), clock=clock))
+        with pytest.raises(UserError, match="CERTIFICATE_VERIFY_FAILED"):  # without the CA: refused
+            get_id_token(dataclasses.replace(options, ca_file="", cache_dir=tmp_path / "other"),
+                         Seams(open_browser=Browser(files.ca), clock=clock))
+    assert config.issuer.startswith("https://")
+    assert token.expiry == clock() + config.expiry.id_tokens
+    assert TokenCache(tmp_path / "cache").load(config.issuer, "kubectl").id_token == token.token

@@ -136,6 +136,39 @@ def test_ldap_outage_under_load(slapd: Slapd, tmp_path: Path, readiness) -> None
         assert_nothing_half_stored(server, load)
 
 
+def test_a_hung_directory_holds_up_only_the_logins_that_need_it(slapd: Slapd, tmp_path: Path) -> None:
+    """LDAP password grants waiting on a frozen slapd must not take the CPU slots other token requests need."""
+    config = {**dex_example_config(slapd), "timeout": "3s", "connectTimeout": "3s"}
+    connector = {"type": "ldap", "id": "ldap", "name": "OpenLDAP", "config": config}
+    extra = NO_RATE_LIMIT + f"oauth2:\n  passwordConnector: ldap\nconnectors: [{json.dumps(connector)}]\n"
+    with run_dexpy(tmp_path, extra) as server:
+        rp = RelyingParty(server.issuer)
+        assert rp.token(grant_type="password", username="janedoe@example.com", password="foo",
+                        scope="openid").status_code == 200  # the pool holds open connections now
+        slapd.pause()
+        try:
+            done: list[tuple[float, int]] = []
+
+            def ldap_login() -> None:
+                answer = RelyingParty(server.issuer).token(grant_type="password", username="janedoe@example.com",
+                                                           password="foo", scope="openid")
+                done.append((time.monotonic(), answer.status_code))
+
+            waiting = [threading.Thread(target=ldap_login) for _ in range(4)]  # more than the CPU slots
+            for thread in waiting:
+                thread.start()
+            time.sleep(0.5)  # all four are waiting on the directory now
+            other = rp.token(grant_type="refresh_token", refresh_token="not-a-token")
+            answered_at = time.monotonic()
+            for thread in waiting:
+                thread.join(timeout=30)
+        finally:
+            slapd.resume()
+    assert other.status_code == 400 and other.json()["error"] == "invalid_grant"
+    assert len(done) == 4 and {status for _, status in done} == {503}
+    assert answered_at < min(at for at, _ in done), "a token request waited behind the directory"
+
+
 def test_kubernetes_api_outage_under_load(kube_api: KubeAPIFixture, tmp_path: Path, readiness) -> None:  # noqa: F811
     kube_api.create_crds(CRD_DIR)
     kubeconfig = kube_api.write_kubeconfig(tmp_path / "kubeconfig")

@@ -21,6 +21,7 @@ from ldap3.core import exceptions as ldap_errors
 
 from dexpy.connectors.base import ConnectorConfigError, ConnectorUnavailable
 from dexpy.connectors.ldap.config import LDAPConfig
+from dexpy.cpuslots import waiting_upstream
 from dexpy.telemetry import observe_ldap
 
 T = TypeVar("T")
@@ -172,7 +173,8 @@ class Pool:
     def run(self, op: Callable[[ldap3.Connection], T]) -> T:
         started, ok = time.monotonic(), False
         try:
-            result = self._run(op)
+            with waiting_upstream():  # a slow directory must not hold a CPU slot other requests need
+                result = self._run(op)
             ok = True
             return result
         finally:

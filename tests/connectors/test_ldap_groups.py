@@ -8,7 +8,7 @@ import pytest
 
 from dexpy.connectors.base import Scopes
 from tests.connectors.conftest import MakeLDAP
-from tests.fixtures.slapd import TRICKY_UID
+from tests.fixtures.slapd import BASE_DN, TRICKY_UID
 
 GROUPS_SCOPE = Scopes(groups=True)
 BOTH_MATCHERS: dict[str, Any] = {"filter": None, "userMatchers": [{"userAttr": "DN", "groupAttr": "member"},
@@ -60,3 +60,10 @@ def test_group_filters_escape_dns_and_values(make_ldap: MakeLDAP) -> None:
 
 def test_no_group_base_means_no_groups(make_ldap: MakeLDAP) -> None:
     assert groups_of(make_ldap(groupSearch=None), "janedoe@example.com", "foo") == []
+
+
+@pytest.mark.parametrize("scope, expected", [("sub", ["admins", "developers"]), ("one", [])])
+def test_group_search_scope(make_ldap: MakeLDAP, scope: str, expected: list[str]) -> None:
+    """From the base DN, the groups sit two levels down (ou=Groups): `one` does not reach them, `sub` does."""
+    connector = make_ldap(groupSearch={"baseDN": BASE_DN, "scope": scope})
+    assert groups_of(connector, "janedoe@example.com", "foo") == expected

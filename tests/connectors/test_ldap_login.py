@@ -138,3 +138,11 @@ def test_an_unknown_user_costs_a_bind_like_a_wrong_password(make_ldap: MakeLDAP,
     assert connector.login(NO_SCOPES, "nobody@example.com", "foo") is None
     assert connector.login(NO_SCOPES, "janedoe@example.com", "bar") is None
     assert len(binds) == 2 and BASE_DN in binds[0] and binds[1] != binds[0]
+
+
+def test_user_search_scope(make_ldap: MakeLDAP) -> None:
+    """From the base DN, people sit two levels down (ou=People): `one` does not find them, `sub` does."""
+    assert make_ldap(userSearch={"baseDN": BASE_DN, "scope": "one"}).login(NO_SCOPES, "janedoe@example.com",
+                                                                            "foo") is None
+    found = make_ldap(userSearch={"baseDN": BASE_DN, "scope": "sub"}).login(NO_SCOPES, "janedoe@example.com", "foo")
+    assert found is not None and found.user_id == JANE

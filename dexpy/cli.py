@@ -1,4 +1,4 @@
-"""`dexpy serve | version | login | kubeconfig | upgrade …`: thin wrappers over the package."""
+"""`dexpy serve | version | user-ref | login | kubeconfig | upgrade …`: thin wrappers over the package."""
 
 from __future__ import annotations
 
@@ -38,6 +38,14 @@ def _version(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user_ref(args: argparse.Namespace) -> int:
+    from dexpy.security.usernames import user_ref
+
+    for name in args.names:
+        print(user_ref(name))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dexpy", description="An OpenID Connect provider for Kubernetes.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -52,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(func=_version)
+    ref = sub.add_parser("user-ref", help="print the reference failed-login audit lines and lockout counters "
+                                          "use for a user name")
+    ref.add_argument("names", nargs="+", metavar="NAME")
+    ref.set_defaults(func=_user_ref)
     admin_cli.register(sub)
     kube_cli.register(sub)
     upgrade_cli.register(sub)

@@ -24,6 +24,13 @@ def test_version():
     assert result.returncode == 0 and result.stdout.startswith("dexpy version ")
 
 
+def test_user_ref_prints_what_failed_login_lines_carry_for_any_spelling_of_a_name():
+    result = dexpy("user-ref", "Jane@Example.com", " jane@example.com", "bob")
+    jane, jane_again, bob = result.stdout.split()
+    assert result.returncode == 0 and jane == jane_again != bob
+    assert jane.startswith("sha256:") and len(jane) == len("sha256:") + 20
+
+
 def test_mistyped_key_names_the_file_and_the_key(tmp_path):
     config = tmp_path / "bad.yaml"
     config.write_text("issuer: http://127.0.0.1:1/dex\nstorage: {type: memory}\nweb: {htp: 127.0.0.1:1}\n"

@@ -13,9 +13,7 @@ each further failure, once that lockout is over, doubles it up to `maxDuration`.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -24,12 +22,12 @@ from dexpy.clock import Clock
 from dexpy.config import LockoutConfig
 from dexpy.model import FailureCounter
 from dexpy.storage import AlreadyExists, NotFound, Storage
+from dexpy.security.usernames import user_ref
 from dexpy.telemetry import count_lockout
 
 log = logging.getLogger(__name__)
 
-_LONGEST_NAME = 256
-"""Longer user names are kept as their SHA-256, so a counter's key stays small."""
+_LONGEST_CLIENT_ID = 256
 
 
 @dataclass(frozen=True)
@@ -42,23 +40,13 @@ class Target:
     per_ip: bool = False
 
 
-def canonical_username(username: str) -> str:
-    """One spelling for the names a directory takes as the same (case, width, spaces, control characters), so
-    that varying them does not buy an attacker fresh guesses."""
-    name = unicodedata.normalize("NFKC", username)
-    name = "".join(c for c in name if unicodedata.category(c) not in ("Cc", "Cf"))
-    return " ".join(name.split()).casefold()
-
-
 def user_target(connector_id: str, username: str) -> Target:
-    name = canonical_username(username)
-    if len(name) > _LONGEST_NAME:
-        name = "sha256:" + hashlib.sha256(name.encode()).hexdigest()
-    return Target(f"user:{connector_id}:{name}", connector_id)
+    """The typed name's counter, keyed by its reference: what was typed is neither stored nor logged."""
+    return Target(f"user:{connector_id}:{user_ref(username)}", connector_id)
 
 
 def client_target(client_id: str) -> Target:
-    return Target(f"client:{client_id[:_LONGEST_NAME]}", "client_secret")
+    return Target(f"client:{client_id[:_LONGEST_CLIENT_ID]}", "client_secret")
 
 
 def ip_target(address: str) -> Target:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dexpy.logs import audit
 from dexpy.model import Claims
 from dexpy.oidc.tokens import Subject
+from dexpy.security.usernames import user_ref
 from dexpy.telemetry import LOGINS, REFRESH_FAILURES, TOKENS
 
 GRANT_REFRESH = "refresh_token"
@@ -20,11 +21,12 @@ def _token_event(grant_type: str) -> str:
 
 
 def login(connector_id: str, result: str, *, client_id: str, claims: Claims | None = None, user: str = "") -> None:
-    """A login attempt a connector checked: `result` is success (with the user's `claims`) or
-    invalid_credentials (with the name typed as `user`)."""
+    """A login attempt a connector checked: `result` is success (with the user's `claims`, audited as `user`
+    and `user_id`) or invalid_credentials (with the name typed as `user`, audited only as its `user_ref`)."""
     LOGINS.labels(connector=connector_id or "unknown", result=result).inc()
-    audit("login", result=result, user=(claims.email or claims.username) if claims else user,
-          user_id=claims.user_id if claims else "", connector_id=connector_id, client_id=client_id)
+    who = ({"user": claims.email or claims.username, "user_id": claims.user_id} if claims
+           else {"user_ref": user_ref(user)})
+    audit("login", result=result, connector_id=connector_id, client_id=client_id, **who)
 
 
 def token_issued(grant_type: str, subject: Subject) -> None:

@@ -12,6 +12,8 @@ import pytest
 from dexpy.api import pb
 from dexpy.config import LoggerConfig
 from dexpy.logs import AUDIT_LOGGER, handler, redact
+from dexpy.model import FailureCounter
+from dexpy.security.usernames import user_ref
 from tests.fixtures.dexpy_server import ADMIN_PASSWORD_HASH, CLIENT_SECRET
 from tests.fixtures.rp import RelyingParty
 from tests.ops.conftest import Ops
@@ -51,6 +53,28 @@ def test_failures_are_audited(ops: Ops, caplog: pytest.LogCaptureFixture) -> Non
     (line,) = audits(caplog)
     assert (line["event"], line["result"], line["reason"], line["client_id"]) == (
         "refresh", "failure", "invalid_grant", "example-app")
+
+
+def test_a_failed_login_is_audited_by_reference_never_by_the_name_typed(
+        ops: Ops, caplog: pytest.LogCaptureFixture) -> None:
+    """A password typed into the name field must not land in the logs or the store: the failure is audited,
+    and counted for lockout, under the name's reference (the same for every spelling of the name)."""
+    caplog.set_level(logging.DEBUG)
+    typed = "Correct-Horse-Battery-9"
+    rp = RelyingParty(ops.server.issuer)
+    assert rp.authorize(username=typed, password="wrong", response_type="code").status_code == 401
+    assert rp.authorize(username=f" {typed.upper()} ", password="wrong", response_type="code").status_code == 401
+
+    first, second = audits(caplog)
+    assert (first["event"], first["result"], first["connector_id"], first["client_id"]) == (
+        "login", "invalid_credentials", "local", "example-app")
+    assert first["user_ref"] == second["user_ref"] == user_ref(typed) != user_ref("admin@example.com")
+    assert "user" not in first
+    logged = "\n".join(f"{r.getMessage()} {vars(r)}" for r in caplog.records)
+    stored = str(ops.storage.list(FailureCounter))
+    assert f"user:local:{user_ref(typed)}" in stored
+    for text in (logged, stored):
+        assert typed.casefold() not in text.casefold()
 
 
 def test_logs_of_a_login_token_and_refresh_hold_no_secrets(ops: Ops, caplog: pytest.LogCaptureFixture) -> None:

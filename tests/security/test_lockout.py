@@ -16,6 +16,7 @@ from dexpy.clock import FrozenClock
 from dexpy.config import StorageConfig, load_config
 from dexpy.model import FailureCounter
 from dexpy.runtime import build_storage
+from dexpy.security.usernames import user_ref
 from tests.fixtures.dexpy_server import CLIENT_SECRET, serve_config, write_config
 from tests.fixtures.rp import RelyingParty
 from tests.security.conftest import NO_RATE_LIMIT, comparable, run_with_web, submit_password
@@ -52,7 +53,7 @@ def test_a_lockout_is_logged_once_with_whom_it_locks(rp, caplog):
         fail(rp, 7)
     lines = [r for r in caplog.records if r.name == "dexpy.security.lockout"]
     assert len(lines) == 1
-    assert lines[0].lockout_subject == f"user:local:{ADMIN}" and lines[0].failures == 5
+    assert lines[0].lockout_subject == f"user:local:{user_ref(ADMIN)}" and lines[0].failures == 5
 
 
 def test_backoff_doubles_after_each_lockout(rp, clock):
@@ -71,7 +72,7 @@ def test_success_before_the_limit_resets_the_user_counter(rp, dexpy):
     fail(rp, 4)
     assert submit_password(rp, ADMIN, RIGHT).status_code == 303
     counters = {c.id: c.failures for c in dexpy.runtime.storage.list(FailureCounter)}
-    assert f"user:local:{ADMIN}" not in counters and counters["ip:127.0.0.1"] == 8
+    assert f"user:local:{user_ref(ADMIN)}" not in counters and counters["ip:127.0.0.1"] == 8
 
 
 def test_spelling_variants_of_a_name_share_its_counter(rp):

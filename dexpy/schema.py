@@ -221,7 +221,9 @@ def _is_required(f: dataclasses.Field[Any]) -> bool:
 def _unknown_key_message(name: str, known: Iterable[str]) -> str:
     by_folded = {k.lower(): k for k in known}
     close = difflib.get_close_matches(name.lower(), by_folded, n=1, cutoff=0.6)
-    return f"unknown key; did you mean {by_folded[close[0]]!r}?" if close else "unknown key"
+    if close:
+        return f"unknown key; did you mean {by_folded[close[0]]!r}?"
+    return f"unknown key (known here: {', '.join(sorted(by_folded.values(), key=str.lower))})"
 
 
 def decode(cls: type[T], raw: Any, *, path: str = "", source: str = "") -> T:

@@ -78,15 +78,19 @@ def test_the_same_key_twice_in_different_case_is_an_error() -> None:
     assert problems("{name: a, Name: b}") == ["my.yaml: Name: 'name' is already given as 'name'"]
 
 
-def test_unknown_key_suggests_the_closest_known_one() -> None:
+def test_unknown_key_suggests_the_closest_known_one_or_lists_them() -> None:
     assert problems("{name: n, redirect_uris: []}") == [
         "my.yaml: redirect_uris: unknown key; did you mean 'redirectURIs'?"
     ]
-    assert problems("{name: n, zzz: 1}") == ["my.yaml: zzz: unknown key"]
+    assert problems("{name: n, zzz: 1}") == [
+        "my.yaml: zzz: unknown key (known here: enabled, extra, inner, inners, labels, name, ratio, redirectURIs, "
+        "rotation, timeout)"
+    ]
 
 
 def test_internal_fields_are_not_read_from_yaml() -> None:
-    assert problems("{name: n, source: /etc/x}") == ["my.yaml: source: unknown key"]
+    (line,) = problems("{name: n, source: /etc/x}")
+    assert line.startswith("my.yaml: source: unknown key (known here: ") and "source" not in line.partition("(")[2]
 
 
 def test_wrong_types_say_what_was_expected_with_the_full_path() -> None:
@@ -115,7 +119,7 @@ def test_missing_required_fields_are_reported_with_all_other_problems() -> None:
     lines = problems("{enabled: 1, inner: {bogus: 1}}")
     assert lines == [
         "my.yaml: enabled: expected a boolean, got int",
-        "my.yaml: inner.bogus: unknown key",
+        "my.yaml: inner.bogus: unknown key (known here: baseDN, size)",
         "my.yaml: name: missing required key",
     ]
 

@@ -87,6 +87,8 @@ def _layers(frontend: FrontendConfig, sub: str) -> tuple[Path, ...]:
 
 
 def static_roots(frontend: FrontendConfig) -> StaticRoots:
+    if frontend.dir and not Path(frontend.dir).is_dir():
+        raise FrontendError(f"frontend.dir: {frontend.dir} is not a directory (set by the config or DEX_FRONTEND_DIR)")
     theme = theme_name(frontend)
     theme_dirs = _layers(frontend, f"themes/{theme}")
     if not theme_dirs:

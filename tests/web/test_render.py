@@ -211,6 +211,11 @@ def test_unknown_theme_fails_at_start() -> None:
         Renderer(FrontendConfig(theme="purple"), "")
 
 
+def test_a_missing_custom_dir_fails_at_start_instead_of_serving_the_builtin_pages(tmp_path: Path) -> None:
+    with pytest.raises(FrontendError, match=f"frontend.dir: {tmp_path / 'web'} is not a directory"):
+        Renderer(FrontendConfig(dir=str(tmp_path / "web")), "")
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

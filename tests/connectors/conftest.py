@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +47,10 @@ def merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@pytest.fixture
-def make_ldap(slapd: Slapd) -> Iterator[MakeLDAP]:
-    """Builds connectors from Dex's example config plus changes, through the registry; closes them after."""
+@contextmanager
+def ldap_maker(slapd: Slapd) -> Iterator[MakeLDAP]:
+    """Builds connectors from Dex's example config for `slapd` plus changes, through the registry; closes them
+    after."""
     built: list[LDAPConnector] = []
 
     def make(**changes: Any) -> LDAPConnector:
@@ -60,3 +62,9 @@ def make_ldap(slapd: Slapd) -> Iterator[MakeLDAP]:
     yield make
     for connector in built:
         connector.close()
+
+
+@pytest.fixture
+def make_ldap(slapd: Slapd) -> Iterator[MakeLDAP]:
+    with ldap_maker(slapd) as make:
+        yield make

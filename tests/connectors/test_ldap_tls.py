@@ -32,6 +32,15 @@ def assert_logs_in(connector: Any) -> None:
     assert identity is not None and identity.groups == ["admins", "developers"]
 
 
+def refusal(connector: Any) -> TLSVerificationFailed:
+    """Why TLS refused a login; the readiness check must be refused too."""
+    with pytest.raises(TLSVerificationFailed) as caught:
+        connector.login(Scopes(), "janedoe@example.com", "foo")
+    with pytest.raises(TLSVerificationFailed):
+        connector.ping()
+    return caught.value
+
+
 @pytest.mark.parametrize("transport", [ldaps, starttls])
 def test_tls_with_the_fixture_ca_file(make_ldap: MakeLDAP, slapd: Slapd, transport: Any) -> None:
     assert_logs_in(make_ldap(**transport(slapd, rootCA=str(slapd.ca_file))))
@@ -44,27 +53,19 @@ def test_tls_with_inline_ca_data(make_ldap: MakeLDAP, slapd: Slapd, transport: A
 
 @pytest.mark.parametrize("transport", [ldaps, starttls])
 def test_wrong_ca_is_refused_as_unknown_ca(make_ldap: MakeLDAP, slapd: Slapd, transport: Any) -> None:
-    connector = make_ldap(**transport(slapd, rootCAData=b64(make_pki("some other CA").ca_pem)))
-    with pytest.raises(TLSVerificationFailed) as caught:
-        connector.login(Scopes(), "janedoe@example.com", "foo")
-    assert caught.value.check == "unknown_ca"
-    assert "trusted CA" in str(caught.value)
-    with pytest.raises(TLSVerificationFailed):
-        connector.ping()
+    refused = refusal(make_ldap(**transport(slapd, rootCAData=b64(make_pki("some other CA").ca_pem))))
+    assert refused.check == "unknown_ca"
+    assert "trusted CA" in str(refused)
 
 
 def test_system_cas_do_not_trust_the_test_ca(make_ldap: MakeLDAP, slapd: Slapd) -> None:
-    with pytest.raises(TLSVerificationFailed) as caught:
-        make_ldap(**ldaps(slapd)).login(Scopes(), "janedoe@example.com", "foo")
-    assert caught.value.check == "unknown_ca"
+    assert refusal(make_ldap(**ldaps(slapd))).check == "unknown_ca"
 
 
 def test_hostname_mismatch(make_ldap: MakeLDAP, slapd: Slapd) -> None:
     # The server certificate names only IP 127.0.0.1.
     connector = make_ldap(**ldaps(slapd, host=f"localhost:{slapd.ldaps_port}", rootCA=str(slapd.ca_file)))
-    with pytest.raises(TLSVerificationFailed) as caught:
-        connector.login(Scopes(), "janedoe@example.com", "foo")
-    assert caught.value.check == "hostname_mismatch"
+    assert refusal(connector).check == "hostname_mismatch"
 
 
 def test_insecure_skip_verify_accepts_any_certificate(make_ldap: MakeLDAP, slapd: Slapd) -> None:
@@ -85,7 +86,4 @@ def expired_certificate(slapd: Slapd) -> Iterator[bytes]:
 
 
 def test_expired_certificate(make_ldap: MakeLDAP, slapd: Slapd, expired_certificate: bytes) -> None:
-    connector = make_ldap(**ldaps(slapd, rootCAData=b64(expired_certificate)))
-    with pytest.raises(TLSVerificationFailed) as caught:
-        connector.login(Scopes(), "janedoe@example.com", "foo")
-    assert caught.value.check == "expired"
+    assert refusal(make_ldap(**ldaps(slapd, rootCAData=b64(expired_certificate)))).check == "expired"

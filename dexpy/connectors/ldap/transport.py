@@ -31,7 +31,9 @@ _UNREACHABLE = (ldap_errors.LDAPCommunicationError, ldap_errors.LDAPResponseTime
 
 
 class TLSVerificationFailed(ConnectorUnavailable):
-    """The directory's certificate was refused; `check` says which check failed."""
+    """A TLS certificate check failed; `check` says which: one on the directory's certificate (`unknown_ca`,
+    `hostname_mismatch`, `expired`, `not_yet_valid`, `other`) or, as far as a client can tell, the directory's
+    check on ours (`client_cert_required`, `client_cert_refused`)."""
 
     def __init__(self, check: str, detail: str) -> None:
         super().__init__(f"TLS certificate check failed ({check}): {detail}")
@@ -55,6 +57,10 @@ _CHECK_ADVICE = {
     "not_yet_valid": "the directory's certificate is not valid yet",
     "unknown_ca": "the directory's certificate is not signed by a trusted CA (see rootCA / rootCAData)",
     "hostname_mismatch": "the directory's certificate does not name the configured host",
+    "client_cert_required": "the directory closed the TLS session before answering: it probably demands a "
+                            "client certificate (set clientCert and clientKey)",
+    "client_cert_refused": "the directory closed the TLS session before answering: it probably refused the "
+                           "client certificate (is clientCert issued by a CA the directory trusts, and valid?)",
 }
 
 
@@ -67,10 +73,11 @@ class _ContextTls(ldap3.Tls):  # type: ignore[misc]
     """ldap3 TLS with our own SSLContext (built once, hostname checked by OpenSSL); remembers why a handshake
     was refused on the connection, since ldap3 re-wraps the exception and loses its verify code."""
 
-    def __init__(self, context: ssl.SSLContext, server_name: str) -> None:
+    def __init__(self, context: ssl.SSLContext, server_name: str, client_cert: bool) -> None:
         super().__init__()
         self._context = context
         self._server_name = server_name
+        self.client_cert_check = "client_cert_refused" if client_cert else "client_cert_required"
 
     def wrap_socket(self, connection: ldap3.Connection, do_handshake: bool = False) -> None:
         try:
@@ -79,6 +86,7 @@ class _ContextTls(ldap3.Tls):  # type: ignore[misc]
         except ssl.SSLCertVerificationError as exc:
             connection.dexpy_tls_failure = _tls_failure(exc)
             raise
+        connection.dexpy_tls_up = True
 
 
 def split_host(host: str, default_port: int) -> tuple[str, int]:
@@ -139,7 +147,7 @@ def server_factory(config: LDAPConfig) -> Callable[[], ldap3.Server]:
         name, port = split_host(config.host, 389 if config.insecure_no_ssl or config.start_tls else 636)
     except ValueError as exc:
         raise ConnectorConfigError("host", f"expected host[:port], got {config.host!r}") from exc
-    tls = None if config.insecure_no_ssl else _ContextTls(ssl_context(config), name)
+    tls = None if config.insecure_no_ssl else _ContextTls(ssl_context(config), name, bool(config.client_cert))
     use_ssl = not (config.insecure_no_ssl or config.start_tls)
     connect_timeout = config.connect_timeout.total_seconds()
     return lambda: ldap3.Server(name, port=port, use_ssl=use_ssl, tls=tls, get_info=ldap3.NONE,
@@ -150,7 +158,18 @@ def unavailable(exc: BaseException, conn: ldap3.Connection | None = None) -> Con
     failure = getattr(conn, "dexpy_tls_failure", None)
     if isinstance(failure, TLSVerificationFailed):
         return failure
+    if conn is not None and _ended_before_bind(exc, conn):
+        check = conn.server.tls.client_cert_check
+        return TLSVerificationFailed(check, _CHECK_ADVICE[check])
     return ConnectorUnavailable(f"LDAP server unreachable: {exc}")
+
+
+def _ended_before_bind(exc: BaseException, conn: ldap3.Connection) -> bool:
+    """The directory ended a TLS session we had set up, before it ever bound it, without a timeout. In TLS 1.3
+    a server checks our certificate after our side of the handshake is done, so a missing or refused client
+    certificate shows only like this (slapd sends no alert we could read)."""
+    return (getattr(conn, "dexpy_tls_up", False) and not conn.bound and not _timed_out(exc)
+            and not isinstance(exc, ldap_errors.LDAPResponseTimeoutError))
 
 
 class Pool:

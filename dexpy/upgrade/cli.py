@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import sys
 import time
 from typing import Any
 
@@ -15,6 +16,7 @@ from dexpy.upgrade.kube import Kube
 from dexpy.upgrade.lease import LeaderElector
 from dexpy.upgrade.replica import RETRY_SECONDS, Replica
 from dexpy.upgrade.resources import SINGLETON
+from dexpy.upgrade.status import rollback_source
 
 CV = f"{paths.CLUSTER_VERSIONS}/{SINGLETON}"
 
@@ -66,8 +68,12 @@ def _status(args: argparse.Namespace) -> int:
     return _patch_and_show(args, {})
 
 
+def _apply(version: str) -> dict[str, Any]:
+    return {"desiredVersion": version.lstrip("v"), "mode": "Apply", "paused": False}
+
+
 def _start(args: argparse.Namespace) -> int:
-    return _patch_and_show(args, {"desiredVersion": args.version.lstrip("v"), "mode": "Apply", "paused": False})
+    return _patch_and_show(args, _apply(args.version))
 
 
 def _pause(paused: bool) -> Any:
@@ -77,12 +83,12 @@ def _pause(paused: bool) -> Any:
 def _rollback(args: argparse.Namespace) -> int:
     kube = Kube.connect(args.kubeconfig)
     status = kube.get(CV).get("status") or {}
-    current = status.get("currentVersion")
-    source = next((h["from"] for h in status.get("history") or [] if h.get("version") == current), None)
+    current = str(status.get("currentVersion"))
+    source = rollback_source(status.get("history") or [], current)
     if source is None:
-        print(f"no completed update to {current} to roll back")
+        print(f"dexpy: nothing to roll back: no completed update brought the cluster to {current}", file=sys.stderr)
         return 1
-    return _patch_and_show(args, {"desiredVersion": source})
+    return _patch_and_show(args, _apply(source))
 
 
 def render(obj: dict[str, Any]) -> str:

@@ -51,3 +51,13 @@ def finish_attempt(history: list[dict[str, Any]], state: str, now: datetime) -> 
     if not history:
         return history
     return [{**history[0], "state": state, "completionTime": stamp(now)}, *history[1:]]
+
+
+def rollback_source(history: list[dict[str, Any]], current: str) -> str | None:
+    """The version the cluster was on before the last completed update, if that update brought it to `current`.
+
+    Only Completed entries count: a Partial, Abandoned or RolledBack attempt never moved the cluster, and an
+    attempt from a version to itself (putting a halted update back) changed no version.
+    """
+    last = next((h for h in history if h.get("state") == "Completed" and h.get("from") != h.get("version")), None)
+    return str(last["from"]) if last is not None and last.get("version") == current else None

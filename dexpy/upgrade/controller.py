@@ -8,6 +8,7 @@ carries on where the last one stopped.
 from __future__ import annotations
 
 import copy
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from dexpy.clock import Clock, system_clock
 from dexpy.upgrade import actions, channels, errors, gates, observe, paths, plan
 from dexpy.upgrade.channels import Target
-from dexpy.upgrade.kube import Conflict, Kube
+from dexpy.upgrade.kube import Conflict, Kube, NotFound
 from dexpy.upgrade.plan import ComponentView, NodeView
 from dexpy.upgrade.resources import SINGLETON, ClusterVersionSpec, InvalidResource, Release
 from dexpy.upgrade.status import condition_is, finish_attempt, set_condition, start_attempt, stamp
@@ -25,6 +26,8 @@ BUSY = 5.0  # seconds between passes while something is moving
 IDLE = 60.0
 CONFLICT_RETRIES = 5
 ROLLING_BACK, HALTED, DONE = "RollingBack", "Halted", "Done"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -62,6 +65,7 @@ class Controller:
         self._clock = clock
         self._own_node = own_node
         self._path = f"{paths.CLUSTER_VERSIONS}/{SINGLETON}"
+        self._missing = False  # only so that a missing ClusterVersion is logged once, not every pass
 
     def reconcile(self) -> float:
         """One pass; returns the seconds until the next. A 409 on any write re-reads and starts over."""
@@ -73,7 +77,14 @@ class Controller:
         return 1.0
 
     def _pass(self) -> float:
-        obj = self._kube.get(self._path)
+        try:
+            obj = self._kube.get(self._path)
+        except NotFound:
+            if not self._missing:
+                log.info("no ClusterVersion %r yet: waiting for one to be created", SINGLETON)
+            self._missing = True
+            return IDLE
+        self._missing = False
         work = Pass(obj, self._clock(), copy.deepcopy(obj.get("status") or {}))
         work.status["observedGeneration"] = work.generation
         try:

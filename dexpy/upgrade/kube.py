@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 import kubernetes.client
 import kubernetes.config
+import urllib3
 
 CONTENT_TYPES = {
     "merge": "application/merge-patch+json",
@@ -41,6 +42,13 @@ class TooManyRequests(ApiError):
     """429: for an eviction, a PodDisruptionBudget says no."""
 
 
+class Unreachable(ApiError):
+    """No answer at all (refused, reset, timed out, TLS failure): status 0, so callers handle one error type."""
+
+    def __str__(self) -> str:
+        return self.message
+
+
 _ERRORS = {404: NotFound, 409: Conflict, 429: TooManyRequests}
 
 
@@ -55,6 +63,7 @@ class Kube:
             kubernetes.config.load_incluster_config(client_configuration=configuration)
         else:
             kubernetes.config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+        configuration.retries = False  # callers retry whole passes with backoff; urllib3's retries add only log noise
         return cls(kubernetes.client.ApiClient(configuration))
 
     def request(
@@ -72,8 +81,11 @@ class Kube:
         serialized = self._api.param_serialize(
             method, path, header_params=headers, body=body, auth_settings=["BearerToken"]
         )
-        response = self._api.call_api(*serialized, _request_timeout=30)
-        raw = response.read()
+        try:
+            response = self._api.call_api(*serialized, _request_timeout=30)
+            raw = response.read()
+        except (urllib3.exceptions.HTTPError, kubernetes.client.ApiException) as exc:
+            raise Unreachable(0, {"message": f"{method} {path}: {type(exc).__name__}: {exc}"}) from exc
         try:
             data = json.loads(raw) if raw else {}
         except ValueError:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dexpy.clock import Clock
-from dexpy.upgrade.kube import Conflict, Kube, NotFound
+from dexpy.upgrade.kube import ApiError, Conflict, Kube, NotFound
 from dexpy.upgrade.status import micro_time
 
 LEASE_NAME = "dexpy-upgrade-controller"
@@ -47,12 +47,13 @@ class LeaderElector:
         return self._write(lease, now)
 
     def release(self) -> None:
+        """Best effort on the way out: if it fails, the Lease simply expires."""
         try:
             lease = self._kube.get(f"{self._path}/{self._name}")
             if (lease.get("spec") or {}).get("holderIdentity") == self.identity:
                 lease["spec"]["holderIdentity"] = None
                 self._kube.replace(f"{self._path}/{self._name}", lease)
-        except (NotFound, Conflict):
+        except ApiError:
             pass
 
     def _write(self, lease: dict[str, Any] | None, now: datetime) -> bool:

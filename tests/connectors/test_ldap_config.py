@@ -27,7 +27,6 @@ LDAPS: dict[str, Any] = {"insecureNoSSL": None}
     ({"groupSearch": {"scope": "base"}}, "groupSearch.scope"),
     ({"groupSearch": {"nameAttr": None}}, "groupSearch.nameAttr"),
     ({"groupSearch": {"userMatchers": [{"userAttr": "DN"}]}}, "groupSearch.userMatchers[0].groupAttr"),
-    ({"startTLS": True}, "startTLS"),
     ({"bindPW": None}, "bindPW"),
     ({"timeout": "soon"}, "timeout"),
     ({"poolSize": 0}, "poolSize"),
@@ -42,6 +41,14 @@ def test_bad_field_is_named(slapd: Slapd, changes: dict[str, Any], field: str) -
     with pytest.raises(ConnectorConfigError) as caught:
         build_connector("ldap", merged(dex_example_config(slapd), changes))
     assert caught.value.field == field
+
+
+def test_insecure_no_ssl_with_start_tls_is_refused_naming_both(slapd: Slapd) -> None:
+    """Dex would silently drop startTLS and send passwords in clear; dexpy refuses the pair at load."""
+    with pytest.raises(ConnectorConfigError) as caught:
+        build_connector("ldap", merged(dex_example_config(slapd), {"insecureNoSSL": True, "startTLS": True}))
+    assert caught.value.field == "startTLS"
+    assert "insecureNoSSL" in caught.value.message and "Dex ignores startTLS" in caught.value.message
 
 
 def test_unreadable_ca_file_is_named(slapd: Slapd, tmp_path: Any) -> None:

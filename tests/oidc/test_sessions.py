@@ -127,6 +127,14 @@ def test_select_account_shows_the_connector_list(tmp_path, clock):
         assert page.status_code == 200 and "/auth/local?req=" in page.text and not _password_form(page)
 
 
+def test_always_show_login_screen_lists_a_single_connector_instead_of_skipping_to_it(tmp_path, clock):
+    with run_dexpy(tmp_path, clock=clock) as server:
+        assert _password_form(_visit(RelyingParty(server.issuer)))  # one connector: straight to its form
+    with run_dexpy(tmp_path, "oauth2:\n  alwaysShowLoginScreen: true\n", clock=clock) as server:
+        page = _visit(RelyingParty(server.issuer))
+        assert page.status_code == 200 and "/auth/local?req=" in page.text and not _password_form(page)
+
+
 def test_id_token_hint_for_another_user(tmp_path, clock):
     with run_dexpy(tmp_path, "expiry:\n  idTokens: 2m\n", clock=clock) as server:
         server.runtime.storage.create(Password(email="jane@example.com", hash=ADMIN_PASSWORD_HASH.encode(),

@@ -64,6 +64,19 @@ def test_https_issuer_adds_hsts_and_secure_cookies(tmp_path):
         assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
 
 
+def test_web_headers_are_added_to_every_answer_and_win_over_the_defaults(tmp_path):
+    config = load_config(str(write_config(tmp_path)))
+    config.web.headers = {"X-Frame-Options": "SAMEORIGIN", "Strict-Transport-Security": "max-age=63072000",
+                          "X-Team": "identity"}
+    with serve_config(config) as server:
+        for url in (f"{server.issuer}/.well-known/openid-configuration", f"{server.issuer}/keys",
+                    f"{server.issuer}/auth?client_id=example-app", f"{server.issuer}/no-such-page"):
+            headers = httpx.get(url).headers
+            assert (headers["x-frame-options"], headers["strict-transport-security"], headers["x-team"]) == (
+                "SAMEORIGIN", "max-age=63072000", "identity"), url
+            assert headers["x-content-type-options"] == "nosniff"
+
+
 def test_cookies_are_httponly_and_samesite(rp):
     response = rp.browser.get(rp.auth_url(state="s"))
     cookies = response.headers.get_list("set-cookie")

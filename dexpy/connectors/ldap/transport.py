@@ -168,7 +168,7 @@ def _ended_before_bind(exc: BaseException, conn: ldap3.Connection) -> bool:
     """The directory ended a TLS session we had set up, before it ever bound it, without a timeout. In TLS 1.3
     a server checks our certificate after our side of the handshake is done, so a missing or refused client
     certificate shows only like this (slapd sends no alert we could read)."""
-    return (getattr(conn, "dexpy_tls_up", False) and not conn.bound and not _timed_out(exc)
+    return (bool(getattr(conn, "dexpy_tls_up", False)) and not conn.bound and not _timed_out(exc)
             and not isinstance(exc, ldap_errors.LDAPResponseTimeoutError))
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import grpc
 import httpx
+
+from dexpy.api import pb, rpc
 
 from tests.fixtures.dexpy_server import free_port
 
@@ -51,27 +55,39 @@ def test_storage_that_cannot_open_is_one_line_not_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_example_config_serves_discovery_with_flag_override(tmp_path):
-    port = free_port()
+def test_example_config_serves_with_listen_addresses_from_the_flags(tmp_path):
+    """The config's own addresses are taken by something else; the flags move every listener away from them."""
+    web, telemetry, grpc_port = free_port(), free_port(), free_port()
     config = (REPO / "config.example.yaml").read_text().replace("file: var/dexpy.db", f"file: {tmp_path}/dexpy.db")
-    (tmp_path / "config.yaml").write_text(config.replace("127.0.0.1:5556", f"127.0.0.1:{port}")
-                                          .replace("telemetry:\n  http: 127.0.0.1:5558", "telemetry: {}"))
-    proc = subprocess.Popen([sys.executable, "-m", "dexpy", "serve", str(tmp_path / "config.yaml"),
-                             "--web-http-addr", f"127.0.0.1:{port}"], cwd=REPO, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/dex/.well-known/openid-configuration")
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and proc.poll() is None, "dexpy serve did not come up"
-                time.sleep(0.1)
-        assert response.json()["issuer"] == f"http://127.0.0.1:{port}/dex"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-    assert proc.returncode == 0
+    config = config.replace("issuer: http://127.0.0.1:5556", f"issuer: http://127.0.0.1:{web}")
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        taken_addr = f"127.0.0.1:{taken.getsockname()[1]}"
+        (tmp_path / "config.yaml").write_text(config.replace("http: 127.0.0.1:5556", f"http: {taken_addr}")
+                                              .replace("http: 127.0.0.1:5558", f"http: {taken_addr}"))
+        proc = subprocess.Popen([sys.executable, "-m", "dexpy", "serve", str(tmp_path / "config.yaml"),
+                                 "--web-http-addr", f"127.0.0.1:{web}", "--telemetry-addr", f"127.0.0.1:{telemetry}",
+                                 "--grpc-addr", f"127.0.0.1:{grpc_port}"], cwd=REPO, stderr=subprocess.PIPE, text=True)
+        try:
+            response = _wait_for(f"http://127.0.0.1:{web}/dex/.well-known/openid-configuration", proc)
+            assert response.json()["issuer"] == f"http://127.0.0.1:{web}/dex"
+            assert httpx.get(f"http://127.0.0.1:{telemetry}/healthz/ready").status_code == 200
+            channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}")
+            assert rpc.DexStub(channel).GetVersion(pb.VersionReq(), timeout=10).server
+            channel.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+
+
+def _wait_for(url: str, proc: subprocess.Popen[str], seconds: float = 20) -> httpx.Response:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return httpx.get(url)
+        except httpx.TransportError:
+            assert time.monotonic() < deadline and proc.poll() is None, "dexpy serve did not come up"
+            time.sleep(0.1)
 
 
 def test_sigterm_lets_an_in_flight_request_finish(tmp_path):
@@ -96,14 +112,7 @@ staticClients:
     proc = subprocess.Popen([sys.executable, "-m", "dexpy", "serve", str(tmp_path / "config.yaml")], cwd=REPO,
                             stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/dex/healthz")
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and proc.poll() is None, "dexpy serve did not come up"
-                time.sleep(0.1)
+        _wait_for(f"http://127.0.0.1:{port}/dex/healthz", proc)
         answer: dict[str, httpx.Response] = {}
 
         def token_request() -> None:

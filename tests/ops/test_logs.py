@@ -11,7 +11,7 @@ import pytest
 
 from dexpy.api import pb
 from dexpy.config import LoggerConfig
-from dexpy.logs import AUDIT_LOGGER, handler, redact
+from dexpy.logs import AUDIT_LOGGER, configure, handler, redact
 from dexpy.model import FailureCounter
 from dexpy.security.usernames import user_ref
 from tests.fixtures.dexpy_server import ADMIN_PASSWORD_HASH, CLIENT_SECRET
@@ -140,3 +140,20 @@ def test_text_and_json_formats_redact_extras() -> None:
             assert (entry["level"], entry["client_id"], entry["password"]) == ("WARNING", "app", "[REDACTED]")
         else:
             assert "WARNING tests.ops.format.text: refused client_secret=[REDACTED] client_id=app" in out
+
+
+@pytest.mark.parametrize(("level", "shown"), [("debug", {"DEBUG", "INFO", "WARNING", "ERROR"}),
+                                              ("info", {"INFO", "WARNING", "ERROR"}), ("warn", {"WARNING", "ERROR"}),
+                                              ("error", {"ERROR"})])
+def test_logger_level_sets_the_least_severe_line_shown(level: str, shown: set[str]) -> None:
+    root = logging.getLogger()
+    handlers, saved_level = list(root.handlers), root.level
+    stream = io.StringIO()
+    try:
+        configure(LoggerConfig(level=level, format="json"), stream)
+        for severity in (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR):
+            logging.getLogger("dexpy.tests.level").log(severity, "line")
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(saved_level)
+    assert {json.loads(line)["level"] for line in stream.getvalue().splitlines()} == shown

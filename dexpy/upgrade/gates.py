@@ -36,6 +36,12 @@ def template_version(workload: Obj) -> Version | None:
     return parse_or_none(annotations.get(ANNOTATION_VERSION))
 
 
+def running_version(workload: Obj, container: str) -> Version | None:
+    """The version annotation, else the container's image tag: a cluster installed without dexpy has no annotation."""
+    tag = (template_image(workload, container) or "").rpartition(":")[2]
+    return template_version(workload) or parse_or_none(tag)
+
+
 def _generation_seen(workload: Obj) -> Gate:
     seen = workload.get("status", {}).get("observedGeneration") or 0
     generation = workload.get("metadata", {}).get("generation") or 0
@@ -167,7 +173,10 @@ def preflight(
     workloads: Mapping[str, Obj],
     current: Version,
 ) -> list[str]:
-    """Problems that forbid starting an update (version checks are made by `channels.choose_target`)."""
+    """Problems that forbid starting an update (version checks are made by `channels.choose_target`).
+
+    `workloads` are keyed by component name, which is also the name of its container in the bootkube layout.
+    """
     problems: list[str] = []
     node_list = list(nodes)
     for node in node_list:
@@ -176,7 +185,7 @@ def preflight(
         elif (found := kubelet_version(node)) is not None and found != current:
             problems.append(f"node {node['metadata']['name']} runs kubelet {found}, not {current}")
     for name, workload in workloads.items():
-        version = template_version(workload)
+        version = running_version(workload, name)
         if version is not None and version != current:
             problems.append(f"{name} is at {version}, not at the current version {current}")
         health = rolled_out(workload)

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from dexpy.upgrade import gates
 from dexpy.upgrade.resources import DEFAULT_COMPONENTS
 from dexpy.upgrade.versions import Version
@@ -110,3 +112,35 @@ def test_preflight_reports_every_problem() -> None:
 
 def test_daemonset_without_any_pod_is_not_healthy() -> None:
     assert gates.daemonset_rolled_out(workload(APISERVER, "1.30.2", rolled_out=False)).message == "no pods scheduled"
+
+
+def without_annotation(version: str, image: str | None = None) -> dict:
+    """The scheduler as a cluster installed without dexpy has it: no version annotation on the template."""
+    found = workload(SCHEDULER, version)
+    del found["spec"]["template"]["metadata"]["annotations"]
+    if image is not None:
+        found["spec"]["template"]["spec"]["containers"][0]["image"] = image
+    return found
+
+
+@pytest.mark.parametrize(
+    ("scheduler", "problems"),
+    [
+        (without_annotation("1.29.9"), ["kube-scheduler is at 1.29.9, not at the current version 1.30.2"]),
+        (without_annotation("1.30.2"), []),
+        (without_annotation("1.29.9", "registry.k8s.io/kube-scheduler@sha256:0123abcd"), []),  # no tag: no opinion
+        (without_annotation("1.29.9", "registry:5000/kube-scheduler"), []),
+    ],
+)
+def test_preflight_without_a_version_annotation_reads_the_image_tag(scheduler: dict, problems: list[str]) -> None:
+    nodes = [node("cp", "1.30.2", control_plane=True)]
+    workloads = {**healthy_workloads("1.30.2"), "kube-scheduler": scheduler}
+    assert gates.preflight(nodes=nodes, workloads=workloads, current=V1) == problems
+
+
+def test_the_annotation_wins_over_the_image_tag() -> None:
+    scheduler = workload(SCHEDULER, "1.31.0")
+    scheduler["spec"]["template"]["spec"]["containers"][0]["image"] = "example.com/custom-scheduler:build-7"
+    assert gates.running_version(scheduler, "kube-scheduler") == V2
+    assert gates.running_version(without_annotation("1.31.0"), "kube-scheduler") == V2
+    assert gates.running_version(without_annotation("1.31.0"), "other-container") is None

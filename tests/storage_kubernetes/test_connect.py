@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
+import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dexpy.storage.kubernetes import SetupError
 from dexpy.storage.kubernetes.connect import connect
@@ -69,3 +72,40 @@ def test_kubeconfig_gives_server_token_and_context_namespace(kube: KubeAPIFixtur
 def test_a_missing_kubeconfig_is_a_setup_error(tmp_path: Path) -> None:
     with pytest.raises(SetupError, match="kubeConfigFile"):
         connect({"kubeConfigFile": str(tmp_path / "missing")})
+
+
+EXEC_PLUGIN = """\
+import datetime, json, pathlib, sys
+state = pathlib.Path(sys.argv[1])
+tokens = state.read_text().split()
+state.write_text(" ".join(tokens[1:]))  # each run hands out the next token
+expiry = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=5, seconds=float(sys.argv[2]))
+print(json.dumps({"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
+                  "status": {"token": tokens[0], "expirationTimestamp": expiry.strftime("%Y-%m-%dT%H:%M:%SZ")}}))
+"""
+
+
+def test_a_kubeconfig_exec_plugin_is_run_again_when_its_credential_expires(kube: KubeAPIFixture,
+                                                                          tmp_path: Path) -> None:
+    """Outside a pod, clusters hand out short-lived tokens through exec plugins (EKS, GKE, OIDC logins): the
+    store must run the plugin again once the credential nears its expiry, not fail with 401 from then on.
+    The client library renews five minutes early; the plugin's credential (to the second) enters that skew
+    two to three seconds after it was made."""
+    reader = [Rule(verbs=frozenset({"list"}), resources=frozenset({"*"}))]
+    state = tmp_path / "tokens"
+    state.write_text(f"{kube.add_user('first', reader)} {kube.add_user('second', reader)}")
+    (tmp_path / "plugin.py").write_text(EXEC_PLUGIN)
+    config = yaml.safe_load(kube.write_kubeconfig(tmp_path / "kubeconfig").read_text())
+    config["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": sys.executable,
+                                           "args": [str(tmp_path / "plugin.py"), str(state), "3"],
+                                           "interactiveMode": "Never"}}
+    (tmp_path / "kubeconfig").write_text(yaml.safe_dump(config))
+    transport = Transport(connect({"kubeConfigFile": str(tmp_path / "kubeconfig")}).configuration)
+    path = f"/apis/dex.coreos.com/v1/namespaces/{kube.namespace}/refreshtokens"
+    transport.request("GET", path)
+    transport.request("GET", path)
+    assert (kube.count(user="first"), kube.count(user="second")) == (2, 0)
+    time.sleep(3.5)
+    transport.request("GET", path)
+    assert (kube.count(user="first"), kube.count(user="second")) == (2, 1)
+    transport.close()

@@ -10,13 +10,14 @@ import time
 from typing import Any
 
 from dexpy.clock import system_clock
-from dexpy.upgrade import paths
+from dexpy.upgrade import channels, errors, gates, observe, paths, plan
 from dexpy.upgrade.controller import Controller
 from dexpy.upgrade.kube import Kube
 from dexpy.upgrade.lease import LeaderElector
 from dexpy.upgrade.replica import RETRY_SECONDS, Replica
-from dexpy.upgrade.resources import SINGLETON
+from dexpy.upgrade.resources import SINGLETON, ClusterVersionSpec, InvalidResource
 from dexpy.upgrade.status import rollback_source
+from dexpy.upgrade.versions import InvalidVersion, Version, parse_or_none
 
 CV = f"{paths.CLUSTER_VERSIONS}/{SINGLETON}"
 
@@ -30,7 +31,9 @@ def register(subparsers: Any) -> None:
     upgrade = subparsers.add_parser("upgrade", help="plan, start, pause, resume or roll back a cluster update")
     upgrade.add_argument("--kubeconfig", default=None)
     verbs = upgrade.add_subparsers(dest="verb", required=True)
-    verbs.add_parser("plan", help="run the preflight checks for the desired or newest version").set_defaults(func=_plan)
+    show_plan = verbs.add_parser("plan", help="show the steps and preflight results of an update; changes nothing")
+    show_plan.add_argument("version", nargs="?", help="default: the desired version, else the newest available update")
+    show_plan.set_defaults(func=_plan)
     verbs.add_parser("status", help="show the ClusterVersion status").set_defaults(func=_status)
     start = verbs.add_parser("start", help="update to VERSION")
     start.add_argument("version")
@@ -61,7 +64,13 @@ def _patch_and_show(args: argparse.Namespace, spec: dict[str, Any]) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    return _patch_and_show(args, {"mode": "Preflight"})
+    kube = Kube.connect(args.kubeconfig)
+    try:
+        print(render_plan(kube, kube.get(CV), args.version))
+    except (errors.Refused, InvalidResource, InvalidVersion) as exc:
+        print(f"dexpy: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -89,6 +98,56 @@ def _rollback(args: argparse.Namespace) -> int:
         print(f"dexpy: nothing to roll back: no completed update brought the cluster to {current}", file=sys.stderr)
         return 1
     return _patch_and_show(args, _apply(source))
+
+
+def render_plan(kube: Kube, obj: dict[str, Any], version: str | None) -> str:
+    """What an update would do, worked out here by the controller's own rules; nothing is written."""
+    spec = ClusterVersionSpec.from_object(obj)
+    status = obj.get("status") or {}
+    releases, _ = observe.releases(kube)
+    views = observe.components(kube, spec.components)
+    current = observe.current_version(status.get("currentVersion"), views)
+    target = channels.choose_target(
+        releases=releases,
+        channel=spec.channel,
+        current=current,
+        desired=Version.parse(version) if version else spec.desired_version,
+        automatic=True,
+        previous=parse_or_none(rollback_source(status.get("history") or [], str(current))),
+        saved_images={},
+        components=[c.name for c in spec.components],
+    )
+    if target is None:
+        return f"CURRENT  {current}\nno update available on channel {spec.channel}"
+    nodes = observe.nodes(kube)
+    situation = plan.Situation(
+        components=views,
+        nodes=nodes,
+        target=target,
+        strategy=spec.strategy,
+        now=system_clock(),
+        descending=plan.descending(views, target, current),
+    )
+    lines = [f"PLAN     {current} -> {target.version}   channel {spec.channel}   (nothing is changed)", "", "STEPS"]
+    for number, view in enumerate(plan.order(views, situation.descending), 1):
+        image = target.images[view.component.name]
+        done = gates.at_image(view.workload, view.component.container, image, target.version).ok
+        lines.append(f"{number:>3}. {view.component.name:<25}{image}" + ("   (already there)" if done else ""))
+        if view.component.per_node:
+            lines += _batches(situation)
+    problems = gates.preflight(
+        nodes=[n.node for n in nodes], workloads={v.component.name: v.workload for v in views}, current=current
+    )
+    lines += ["", "PREFLIGHT", *(f"  FAIL  {problem}" for problem in problems)] if problems else ["", "PREFLIGHT passed"]
+    return "\n".join(lines)
+
+
+def _batches(situation: plan.Situation) -> list[str]:
+    first, rest = plan.node_batches(situation)
+    soak = int(situation.strategy.canary_soak.total_seconds())
+    lines = [f"       canaries: {', '.join(batch)}" + (f", then soak {soak}s" if soak else "") for batch in first]
+    lines += [f"       nodes: {', '.join(batch)}" for batch in rest]
+    return [f"       node by node, at most {situation.strategy.max_unavailable} at a time:", *lines]
 
 
 def render(obj: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from dexpy.upgrade import errors, gates, paths
 from dexpy.upgrade.kube import Kube
 from dexpy.upgrade.plan import DRAINING, PHASE, ComponentView, NodeView
 from dexpy.upgrade.resources import Component, InvalidResource, Release
+from dexpy.upgrade.versions import Version, parse_or_none
 
 
 def releases(kube: Kube) -> tuple[list[Release], dict[str, str]]:
@@ -67,3 +68,15 @@ def _key(pod: dict[str, Any]) -> str:
 
 def _terminating(pod: dict[str, Any]) -> bool:
     return bool(pod["metadata"].get("deletionTimestamp"))
+
+
+def current_version(recorded: object, views: Sequence[ComponentView]) -> Version:
+    """The version the status records, else what the first component (the apiserver) runs."""
+    found = parse_or_none(recorded)
+    if found is not None:
+        return found
+    first = views[0]
+    found = gates.running_version(first.workload, first.component.container)
+    if found is None:
+        raise errors.InvalidSpec(f"cannot tell the current version from {first.component.name}'s image tag")
+    return found

@@ -264,3 +264,28 @@ def _continue_node(situation: Situation, component: Component, view: NodeView) -
     if gate.ok:
         return Uncordon(view.name, situation.target.version)
     return _wait(situation, step, gate.message, strategy.step_timeout, since)
+
+
+def node_batches(situation: Situation) -> tuple[list[list[str]], list[list[str]]]:
+    """The nodes still to update as the kubelet step moves them: (canary batches, then the other batches).
+
+    At most maxUnavailable nodes a batch; the canaries go first and soak; the controller's own node is last, alone.
+    """
+    strategy = situation.strategy
+    ordered = node_order(situation.nodes, strategy.canary_count, situation.own_node)
+    size = max_unavailable(strategy.max_unavailable, len(ordered))
+    pending = [v.name for v in ordered if not gates.node_at_version(v.node, situation.target.version).ok]
+    first = [v.name for v in canaries(situation) if v.name in pending]
+    rest = [name for name in pending if name not in first and name != situation.own_node]
+    last = [[name] for name in pending if name == situation.own_node]
+    return _chunks(first, size), _chunks(rest, size) + last
+
+
+def _chunks(names: list[str], size: int) -> list[list[str]]:
+    return [names[i : i + size] for i in range(0, len(names), size)]
+
+
+def descending(components: Sequence[ComponentView], target: Target, current: Version) -> bool:
+    """A downgrade, or a return to `current` from a partial update: components go in reverse order."""
+    ahead = (gates.template_version(view.workload) for view in components)
+    return target.version < current or any(version is not None and version > target.version for version in ahead)

@@ -6,7 +6,8 @@ from typing import Any
 import pytest
 
 from dexpy.upgrade.cli import register
-from tests.upgrade.conftest import CV_PATH, NEW, OLD, Cluster
+from tests.upgrade.builders import release
+from tests.upgrade.conftest import CV_PATH, NEW, OLD, Cluster, completed, halted
 
 
 def run(cluster: Cluster, tmp_path, *argv: str) -> int:
@@ -84,3 +85,63 @@ def test_rollback_refuses_without_a_completed_update_to_the_current_version(
     assert "nothing to roll back" in capsys.readouterr().err
     assert "desiredVersion" not in cluster.cluster_version()["spec"]
 
+
+def test_plan_shows_the_next_update_its_steps_node_batches_and_checks_and_writes_nothing(
+    cluster: Cluster, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No desiredVersion and no automatic updates: the plan is towards the channel's next release."""
+    cluster.kube.patch("/api/v1/nodes/w2", {"metadata": {"labels": {"upgrade.dexpy.io/canary": "true"}}})
+    cluster.set_spec(strategy={"nodes": {"maxUnavailable": 2, "canary": {"soakSeconds": 600}}})
+    generation = cluster.cluster_version()["metadata"]["generation"]
+    cluster.api.clear_log()
+    assert run(cluster, tmp_path, "plan") == 0
+    assert {r.method for r in cluster.api.requests} == {"GET"}
+    assert cluster.cluster_version()["metadata"]["generation"] == generation
+    out = capsys.readouterr().out
+    assert f"{OLD} -> {NEW}" in out
+    steps = [line.split()[1] for line in out.splitlines() if line[3:5] == ". "]
+    assert steps == ["kube-apiserver", "kube-scheduler", "kube-controller-manager", "kube-proxy", "kubelet"]
+    assert "canaries: w2, then soak 600s\n       nodes: cp1, w1\n" in out
+    assert out.rstrip().endswith("PREFLIGHT passed")
+
+
+def test_plan_towards_a_named_version_reports_failed_checks(
+    cluster: Cluster, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cluster.kube.create("/apis/upgrade.dexpy.io/v1alpha1/releases", release("1.30.3", [OLD]))
+    cluster.kube.patch("/api/v1/nodes/cp1/status", {"status": {"conditions": [{"type": "Ready", "status": "False"}]}})
+    assert run(cluster, tmp_path, "plan", "v1.30.3") == 0
+    out = capsys.readouterr().out
+    assert f"{OLD} -> 1.30.3" in out and "nodes: cp1\n       nodes: w1\n       nodes: w2\n" in out
+    assert "FAIL  control-plane node cp1 is not Ready" in out
+
+
+@pytest.mark.parametrize(("argv", "message"), [(["1.99.0"], "no Release for version 1.99.0"), (["1.31"], "not a version")])
+def test_plan_refuses_a_version_it_cannot_reach(
+    cluster: Cluster, tmp_path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert run(cluster, tmp_path, "plan", *argv) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_plan_with_no_update_on_the_channel_says_so(cluster: Cluster, tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    cluster.kube.patch(f"/apis/upgrade.dexpy.io/v1alpha1/releases/v{NEW}", {"spec": {"channels": ["beta"]}})
+    assert run(cluster, tmp_path, "plan") == 0
+    assert capsys.readouterr().out == f"CURRENT  {OLD}\nno update available on channel stable\n"
+
+
+@pytest.mark.xfail(strict=True, reason="controller.py _came_from takes the Completed 1.31.0-from-1.31.0 repair as the update")
+def test_rollback_after_a_halted_update_was_put_back_reaches_the_version_before(cluster: Cluster, tmp_path) -> None:
+    cluster.kube.create("/apis/upgrade.dexpy.io/v1alpha1/releases", release("1.31.1", [NEW]))
+    cluster.set_spec(desiredVersion=NEW)
+    cluster.drive(80, stop=completed)
+    cluster.sim.stuck["kube-scheduler"] = "1.31.1"
+    assert run(cluster, tmp_path, "start", "1.31.1") == 0
+    cluster.drive(80, stop=halted)
+    cluster.sim.stuck.clear()
+    assert run(cluster, tmp_path, "start", NEW) == 0  # put the halted update back
+    cluster.drive(80, stop=completed)
+    assert run(cluster, tmp_path, "rollback") == 0
+    assert cluster.cluster_version()["spec"]["desiredVersion"] == OLD
+    cluster.drive(80, stop=lambda c: c.status()["currentVersion"] == OLD and completed(c))
+    assert cluster.status()["currentVersion"] == OLD

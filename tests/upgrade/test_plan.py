@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from dexpy.upgrade import plan
 from dexpy.upgrade.channels import Target
 from dexpy.upgrade.plan import ComponentView, NodeView, Situation
@@ -142,3 +144,47 @@ def test_a_node_that_never_comes_back_fails_the_step() -> None:
     since = NOW - timedelta(minutes=11)
     step = kubelet_step([with_phase(node("a", OLD), plan.VERIFYING, since)])
     assert isinstance(step, plan.Failed) and step.step == "kubelet/a" and step.reason == "StepTimeout"
+
+
+def walk_kubelets(nodes: list[dict], strategy: Strategy, own_node: str) -> list[list[str]]:
+    """The batches `next_step` really starts when each batch finishes together, soaks included."""
+    batches, now = [], NOW
+    while True:
+        batch, views = [], {n["metadata"]["name"]: n for n in nodes}
+        while isinstance(step := kubelet_step(list(views.values()), strategy, own_node=own_node, now=now), plan.Cordon):
+            batch.append(step.node)
+            views[step.node] = with_phase(node(step.node, OLD), plan.VERIFYING)
+        if isinstance(step, plan.Soak):
+            now = step.until
+            continue
+        if not batch:
+            return batches
+        batches.append(batch)
+        for name in batch:
+            nodes = [n for n in nodes if n["metadata"]["name"] != name] + [node(name, NEW)]
+            nodes[-1]["metadata"]["annotations"] = {plan.UPGRADED_AT: now.isoformat()}
+
+
+@pytest.mark.parametrize(
+    ("strategy", "canary_nodes"),
+    [
+        (Strategy(), []),
+        (Strategy(max_unavailable=2, canary_count=3, canary_soak=timedelta(minutes=5)), ["cp", "w1"]),  # and "done"
+        (Strategy(max_unavailable="50%", canary_count=1), ["cp"]),
+    ],
+)
+def test_node_batches_are_the_batches_the_planner_starts(strategy: Strategy, canary_nodes: list[str]) -> None:
+    nodes = [node("cp", OLD, control_plane=True), node("done", NEW)]
+    nodes += [node(f"w{i}", OLD) for i in range(1, 6)]
+    nodes.append(node("own", OLD, control_plane=True))
+    first, rest = plan.node_batches(situation(views(at_new=5), nodes, strategy, own_node="own"))
+    assert first + rest == walk_kubelets(nodes, strategy, "own")
+    assert sum(first, []) == canary_nodes and rest[-1] == ["own"]
+    assert "done" not in sum(rest, [])
+
+
+def test_a_return_from_a_partial_update_walks_backwards() -> None:
+    back = Target(Version.parse(OLD), images(OLD))
+    assert plan.descending(views(at_new=2), back, Version.parse(OLD))
+    assert plan.descending(views(), back, Version.parse(NEW))
+    assert not plan.descending(views(at_new=2), TARGET, Version.parse(OLD))

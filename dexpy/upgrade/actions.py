@@ -119,8 +119,16 @@ def event(kube: Kube, cluster_version: dict[str, Any], kind: str, reason: str, m
     kube.create(paths.EVENTS, body)
 
 
-def backup_job_name(source: Version, target: Version) -> str:
-    return f"etcd-backup-{source}-to-{target}".replace(".", "-")
+def backup_job_name(source: Version, target: Version, attempt: int, halted_generation: int | None) -> str:
+    """One Job per try, named from the status alone so a restarted controller finds it again.
+
+    A later attempt of the same update gets `-attempt-N`; a retry after a halt at generation G gets `-retry-G`,
+    so a failed Job, or one an earlier attempt finished, is never taken for this try's.
+    """
+    name = f"etcd-backup-{source}-to-{target}"
+    name += f"-attempt-{attempt}" if attempt > 1 else ""
+    name += f"-retry-{halted_generation}" if halted_generation else ""
+    return name.replace(".", "-")
 
 
 def get_backup_job(kube: Kube, backup: Backup, name: str) -> dict[str, Any] | None:

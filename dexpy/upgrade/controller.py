@@ -143,7 +143,7 @@ class Controller:
             if progress.get("haltedGeneration") == work.generation:
                 work.condition("Progressing", False, "Halted", "halted; change the spec to retry")
                 return IDLE
-            progress["phase"] = ""
+            progress.update(phase="", stepStartedTime=stamp(work.now))  # the retried step gets its full timeout
             work.condition("Failing", False, "Retrying")
         nodes = observe.nodes(self._kube)
         descending = rolling_back or target.version < current or any(
@@ -290,7 +290,9 @@ class Controller:
 
     def _backup(self, work: Pass, spec: ClusterVersionSpec, current: Version, target: Target) -> float | None:
         backup = spec.backup
-        name = actions.backup_job_name(current, target.version)
+        history = work.status["history"]
+        earlier = sum(1 for h in history[1:] if h.get("from") == str(current) and h.get("version") == str(target.version))
+        name = actions.backup_job_name(current, target.version, earlier + 1, work.progress.get("haltedGeneration"))
         job = actions.get_backup_job(self._kube, backup, name)
         if job is None:
             actions.create_backup_job(self._kube, backup, name, current)
@@ -300,7 +302,7 @@ class Controller:
         if outcome == "Complete":
             if (work.status.get("lastBackup") or {}).get("name") != name:
                 work.status["lastBackup"] = {"name": name, "version": str(current), "completionTime": stamp(work.now)}
-                work.status["history"][0]["backup"] = name
+                history[0]["backup"] = name
                 work.event("Normal", "BackupCompleted", f"etcd snapshot {name} taken at {current}")
             return None
         if outcome == "Failed":

@@ -40,7 +40,7 @@ def register(subparsers: Any) -> None:
     start.set_defaults(func=_start)
     verbs.add_parser("pause", help="finish the node in flight and start nothing new").set_defaults(func=_pause(True))
     verbs.add_parser("resume").set_defaults(func=_pause(False))
-    verbs.add_parser("rollback", help="go back to the version the last update came from").set_defaults(func=_rollback)
+    verbs.add_parser("rollback", help="go back to the version the last completed update came from").set_defaults(func=_rollback)
 
 
 def _run_controller(args: argparse.Namespace) -> int:
@@ -92,7 +92,7 @@ def _pause(paused: bool) -> Any:
 def _rollback(args: argparse.Namespace) -> int:
     kube = Kube.connect(args.kubeconfig)
     status = kube.get(CV).get("status") or {}
-    current = str(status.get("currentVersion"))
+    current = str(status.get("currentVersion", "?"))
     source = rollback_source(status.get("history") or [], current)
     if source is None:
         print(f"dexpy: nothing to roll back: no completed update brought the cluster to {current}", file=sys.stderr)

@@ -121,6 +121,7 @@ class Controller:
         views = observe.components(self._kube, spec.components)
         current = self._current_version(work, views)
         work.status["currentVersion"] = str(current)
+        self._record_available(work, views)
         self._record_updates(work, spec, releases, malformed, current)
         progress = work.progress
         rolling_back = progress.get("phase") == ROLLING_BACK
@@ -197,6 +198,17 @@ class Controller:
             raise errors.InvalidSpec(f"cannot tell the current version from {apiserver.component.name}'s image tag")
         return found
 
+    def _record_available(self, work: Pass, views: list[ComponentView]) -> None:
+        """False while a component has no available pod at all, whatever the update is doing or left behind.
+
+        Fewer pods than wanted is not enough: a rolling update takes pods out one at a time by design.
+        """
+        down = [v.component.name for v in views if not _any_available(v.workload)]
+        if down:
+            work.condition("Available", False, "ComponentUnavailable", f"no available pods: {', '.join(down)}")
+        else:
+            work.condition("Available", True, "AsExpected", "every component has an available pod")
+
     def _record_updates(
         self, work: Pass, spec: ClusterVersionSpec, releases: list[Release], malformed: dict[str, str], current: Version
     ) -> None:
@@ -248,7 +260,6 @@ class Controller:
         work.event("Normal", "UpdateStarted", f"updating from {current} to {target.version}")
 
     def _idle(self, work: Pass, message: str) -> float:
-        work.condition("Available", True, "AsExpected", message)
         work.condition("Progressing", False, "AsExpected", message)
         if not condition_is(work.status.get("conditions") or [], "Failing") or work.progress.get("phase") != HALTED:
             work.condition("Failing", False, "AsExpected")
@@ -323,7 +334,6 @@ class Controller:
             progress["stepStartedTime"] = stamp(since or work.now)
         progress.update(step=step, phase=phase if progress.get("phase") != ROLLING_BACK else ROLLING_BACK, message=message)
         work.condition("Progressing", True, step.split("/")[0].replace("-", ""), message)
-        work.condition("Available", True, "AsExpected", f"cluster is at {work.status.get('currentVersion')}")
         return BUSY
 
     def _fail(self, work: Pass, spec: ClusterVersionSpec, failure: plan.Failed, anything_changed: bool = True) -> float:
@@ -405,7 +415,6 @@ class Controller:
                             message=f"rolled back to {step_target.version}; change the spec to retry")
             work.event("Warning", "RolledBack", f"back at {step_target.version}")
             work.condition("Progressing", False, "RolledBack", progress["message"])
-            work.condition("Available", True, "RolledBack", f"cluster is at {step_target.version}")
             return IDLE
         work.status["currentVersion"] = str(step_target.version)
         work.status["history"] = finish_attempt(work.status.get("history") or [], "Completed", work.now)
@@ -419,6 +428,11 @@ def _came_from(history: list[dict[str, Any]], current: Version) -> Version | Non
     """The version the update that reached `current` started from: the one allowed manual rollback."""
     source = next((h.get("from") for h in history if h.get("version") == str(current) and h.get("state") == "Completed"), None)
     return parse_or_none(source)
+
+
+def _any_available(workload: dict[str, Any]) -> bool:
+    status = workload.get("status") or {}
+    return bool(status.get("availableReplicas" if workload.get("kind") == "Deployment" else "numberAvailable"))
 
 
 def _parse_time(value: object) -> datetime | None:

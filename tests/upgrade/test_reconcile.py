@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from tests.upgrade.builders import images
-from tests.upgrade.conftest import NEW, NODES, OLD, Cluster, completed
+from tests.upgrade.conftest import NEW, NODES, OLD, Cluster, completed, halted
 
 
 def test_idle_cluster_reports_its_version_and_the_available_update(cluster: Cluster) -> None:
@@ -30,3 +32,26 @@ def test_full_update_to_the_next_version(cluster: Cluster) -> None:
         assert not node["spec"].get("unschedulable")
         assert node["metadata"]["labels"]["upgrade.dexpy.io/version"] == NEW
     assert passes < 80
+
+
+def test_available_is_false_while_a_component_at_the_current_version_has_no_pod_serving(cluster: Cluster) -> None:
+    cluster.sim.stuck["kube-scheduler"] = OLD
+    cluster.sim.tick()
+    cluster.controller().reconcile()
+    available = cluster.condition("Available")
+    assert (available["status"], available["reason"]) == ("False", "ComponentUnavailable")
+    assert available["message"] == "no available pods: kube-scheduler"
+    del cluster.sim.stuck["kube-scheduler"]
+    cluster.sim.tick()
+    cluster.controller().reconcile()
+    assert cluster.condition("Available")["status"] == "True"
+
+
+def test_available_is_false_after_a_halted_update_leaves_a_component_down(cluster: Cluster) -> None:
+    cluster.sim.stuck["kube-scheduler"] = NEW
+    cluster.set_spec(desiredVersion=NEW)
+    cluster.drive(60, step=timedelta(seconds=20), stop=halted)
+    cluster.drive(1)
+    assert cluster.condition("Failing")["reason"] == "StepTimeout"
+    available = cluster.condition("Available")
+    assert available["status"] == "False" and "kube-scheduler" in available["message"]

@@ -40,7 +40,8 @@ def register(subparsers: Any) -> None:
     start.set_defaults(func=_start)
     verbs.add_parser("pause", help="finish the node in flight and start nothing new").set_defaults(func=_pause(True))
     verbs.add_parser("resume").set_defaults(func=_pause(False))
-    verbs.add_parser("rollback", help="go back to the version the last completed update came from").set_defaults(func=_rollback)
+    rollback = verbs.add_parser("rollback", help="go back to the version the last completed update came from")
+    rollback.set_defaults(func=_rollback)
 
 
 def _run_controller(args: argparse.Namespace) -> int:
@@ -138,7 +139,8 @@ def render_plan(kube: Kube, obj: dict[str, Any], version: str | None) -> str:
     problems = gates.preflight(
         nodes=[n.node for n in nodes], workloads={v.component.name: v.workload for v in views}, current=current
     )
-    lines += ["", "PREFLIGHT", *(f"  FAIL  {problem}" for problem in problems)] if problems else ["", "PREFLIGHT passed"]
+    failed = [f"  FAIL  {problem}" for problem in problems]
+    lines += ["", "PREFLIGHT", *failed] if failed else ["", "PREFLIGHT passed"]
     return "\n".join(lines)
 
 

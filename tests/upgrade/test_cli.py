@@ -116,7 +116,9 @@ def test_plan_towards_a_named_version_reports_failed_checks(
     assert "FAIL  control-plane node cp1 is not Ready" in out
 
 
-@pytest.mark.parametrize(("argv", "message"), [(["1.99.0"], "no Release for version 1.99.0"), (["1.31"], "not a version")])
+@pytest.mark.parametrize(
+    ("argv", "message"), [(["1.99.0"], "no Release for version 1.99.0"), (["1.31"], "not a version")]
+)
 def test_plan_refuses_a_version_it_cannot_reach(
     cluster: Cluster, tmp_path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
@@ -124,13 +126,15 @@ def test_plan_refuses_a_version_it_cannot_reach(
     assert message in capsys.readouterr().err
 
 
-def test_plan_with_no_update_on_the_channel_says_so(cluster: Cluster, tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_plan_with_no_update_on_the_channel_says_so(
+    cluster: Cluster, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cluster.kube.patch(f"/apis/upgrade.dexpy.io/v1alpha1/releases/v{NEW}", {"spec": {"channels": ["beta"]}})
     assert run(cluster, tmp_path, "plan") == 0
     assert capsys.readouterr().out == f"CURRENT  {OLD}\nno update available on channel stable\n"
 
 
-@pytest.mark.xfail(strict=True, reason="controller.py _came_from takes the Completed 1.31.0-from-1.31.0 repair as the update")
+@pytest.mark.xfail(strict=True, reason="controller.py _came_from takes a 1.31.0-from-1.31.0 repair for the update")
 def test_rollback_after_a_halted_update_was_put_back_reaches_the_version_before(cluster: Cluster, tmp_path) -> None:
     cluster.kube.create("/apis/upgrade.dexpy.io/v1alpha1/releases", release("1.31.1", [NEW]))
     cluster.set_spec(desiredVersion=NEW)

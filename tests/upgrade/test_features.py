@@ -36,7 +36,7 @@ def test_outside_the_window_nothing_is_patched_and_the_condition_says_why(cluste
     assert cluster.status()["currentVersion"] == NEW
 
 
-@pytest.mark.xfail(strict=True, reason="controller.py _converge starts the attempt and the backup before the window check")
+@pytest.mark.xfail(strict=True, reason="controller.py _converge starts the attempt and backup before the window check")
 def test_outside_the_window_no_attempt_starts_and_no_snapshot_is_taken(cluster: Cluster) -> None:
     """A snapshot taken days before the first step would lose every write made in between if restored."""
     cluster.set_spec(desiredVersion=NEW, window=WEEKENDS, backup={"policy": "Required"})
@@ -152,7 +152,8 @@ def strip_version_annotations(cluster: Cluster) -> None:
         path = f"/apis/apps/v1/namespaces/kube-system/{plural}/{name}"
         cluster.kube.patch(path, {"spec": {"template": {"metadata": {"annotations": None}}}})
     for pod in cluster.kube.list("/api/v1/namespaces/kube-system/pods"):
-        cluster.kube.patch(f"/api/v1/namespaces/kube-system/pods/{pod['metadata']['name']}", {"metadata": {"annotations": None}})
+        path = f"/api/v1/namespaces/kube-system/pods/{pod['metadata']['name']}"
+        cluster.kube.patch(path, {"metadata": {"annotations": None}})
     cluster.sim.tick()
 
 

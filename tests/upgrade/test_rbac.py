@@ -41,9 +41,9 @@ def granted_rules() -> list[Rule]:
             continue
         role = roles[(binding["roleRef"]["kind"], binding["roleRef"]["name"])]
         scope = None if binding["kind"] == "ClusterRoleBinding" else frozenset([namespace])
-        rules += [
-            Rule(frozenset(r["verbs"]), frozenset(r["resources"]), scope, frozenset(r["apiGroups"])) for r in role["rules"]
-        ]
+        for rule in role["rules"]:
+            verbs, resources, groups = (frozenset(rule[key]) for key in ("verbs", "resources", "apiGroups"))
+            rules.append(Rule(verbs, resources, scope, groups))
     return rules
 
 
@@ -68,7 +68,7 @@ def add_evictable_pod(cluster: Cluster, node: str) -> None:
     cluster.kube.create("/api/v1/namespaces/default/pods", pod)
 
 
-def test_the_controllers_role_grants_every_call_of_a_full_update_and_no_rule_is_idle(cluster: Cluster, tmp_path) -> None:
+def test_the_role_grants_every_call_of_a_full_update_and_no_rule_is_idle(cluster: Cluster, tmp_path) -> None:
     account, namespace = service_account()
     user = f"system:serviceaccount:{namespace}:{account}"
     rules = granted_rules()

@@ -26,7 +26,9 @@ def entry(version: str, source: str, state: str) -> dict[str, Any]:
         ([], None),
     ],
 )
-def test_rollback_source_is_where_the_last_completed_update_came_from(history: list[dict[str, Any]], source: str | None) -> None:
+def test_rollback_source_is_where_the_last_completed_update_came_from(
+    history: list[dict[str, Any]], source: str | None
+) -> None:
     assert rollback_source(history, "1.31.0") == source
 
 

@@ -1,6 +1,7 @@
 """The gRPC management API, wire-compatible with Dex's `api.Dex` service (see `api.proto` for the error
-conventions). The message and stub modules are compiled from `api.proto` at import time by grpcio-tools, so
-no generated code is kept in the tree:
+conventions). The message and stub modules are generated from `api.proto` by the build (`codegen.py`), so an
+installed dexpy needs no grpcio-tools. An editable install writes them next to the proto: after changing
+the proto, run `pip install -e .` again.
 
     from dexpy.api import pb, rpc
     rpc.DexStub(channel).GetVersion(pb.VersionReq())
@@ -8,22 +9,21 @@ no generated code is kept in the tree:
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
-import grpc
-
-# grpcio-tools finds the proto through sys.path; an editable install does not put the source root there.
-_SOURCE_ROOT = str(Path(__file__).resolve().parents[2])
-if _SOURCE_ROOT not in sys.path:
-    sys.path.append(_SOURCE_ROOT)
+try:
+    from dexpy.api import api_pb2, api_pb2_grpc
+except ImportError as exc:
+    if exc.name != __name__:
+        raise
+    # Python would blame a circular import; the cause is a source tree that was never built or installed.
+    raise ImportError("dexpy/api/api_pb2*.py are generated from api.proto by the build: run `pip install -e .`",
+                      name=__name__) from exc
 
 API_VERSION = 4
 """What GetVersion reports: the level of Dex's API this server speaks (Dex HEAD is 4)."""
 
-pb: Any
-rpc: Any
-pb, rpc = grpc.protos_and_services("dexpy/api/api.proto")  # type: ignore[attr-defined]
+pb: Any = api_pb2
+rpc: Any = api_pb2_grpc
 
 __all__ = ["API_VERSION", "pb", "rpc"]

@@ -20,8 +20,10 @@ except ImportError as exc:
     raise ImportError("dexpy/api/api_pb2*.py are generated from api.proto by the build: run `pip install -e .`",
                       name=__name__) from exc
 
-API_VERSION = 4
-"""What GetVersion reports: the level of Dex's API this server speaks (Dex HEAD is 4)."""
+API_VERSION = 3
+"""What GetVersion reports. Dex raises its API level with every call it adds, and clients read it to know
+which calls they may make: dexpy serves every call of level 3, none of those level 4 added (sessions,
+identities, MFA, consent)."""
 
 pb: Any = api_pb2
 rpc: Any = api_pb2_grpc

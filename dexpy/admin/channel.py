@@ -29,14 +29,15 @@ def _read(path: str | None) -> bytes | None:
     return Path(path).read_bytes() if path else None
 
 
-def connect(args: argparse.Namespace) -> Any:
-    """A stub for the API at `args.addr`; TLS when a CA or client certificate is given."""
+def channel(args: argparse.Namespace) -> grpc.Channel:
+    """A channel to the API at `args.addr`; TLS when a CA or client certificate is given."""
     if not (args.ca_cert or args.client_cert):
-        channel = grpc.insecure_channel(args.addr)
-    else:
-        creds = grpc.ssl_channel_credentials(root_certificates=_read(args.ca_cert),
-                                             private_key=_read(args.client_key),
-                                             certificate_chain=_read(args.client_cert))
-        options = [("grpc.ssl_target_name_override", args.server_name)] if args.server_name else []
-        channel = grpc.secure_channel(args.addr, creds, options=options)
-    return rpc.DexStub(channel)
+        return grpc.insecure_channel(args.addr)
+    creds = grpc.ssl_channel_credentials(root_certificates=_read(args.ca_cert), private_key=_read(args.client_key),
+                                         certificate_chain=_read(args.client_cert))
+    options = [("grpc.ssl_target_name_override", args.server_name)] if args.server_name else []
+    return grpc.secure_channel(args.addr, creds, options=options)
+
+
+def connect(args: argparse.Namespace) -> Any:
+    return rpc.DexStub(channel(args))

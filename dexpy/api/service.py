@@ -39,11 +39,13 @@ _STATUS: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
 
 
 def _statuses(method: F) -> F:
-    """Turn validation and storage errors into gRPC statuses with a one-line message."""
+    """Refuse unknown fields, then turn validation and storage errors into gRPC statuses with a one-line
+    message."""
 
     @functools.wraps(method)
     def call(self: DexService, request: Any, context: grpc.ServicerContext) -> Any:
         try:
+            v.known_fields(request)
             return method(self, request, context)
         except tuple(e for e, _ in _STATUS) as exc:
             code = next(c for e, c in _STATUS if isinstance(exc, e))

@@ -8,6 +8,9 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+from google.protobuf.message import Message
+from google.protobuf.unknown_fields import UnknownFieldSet
+
 from dexpy.config import CONNECTOR_GRANT_TYPES
 from dexpy.connectors.base import ConnectorConfigError, check_connector_config, connector_types
 from dexpy.connectors.local import LOCAL_CONNECTOR_TYPE
@@ -20,6 +23,19 @@ _BCRYPT = re.compile(rb"\$2[abxy]\$(\d\d)\$[./A-Za-z0-9]{53}")
 
 class InvalidArgument(ValueError):
     pass
+
+
+def known_fields(message: Message, path: str = "") -> None:
+    """Refuse fields api.proto does not define, at any depth. Ignoring them would let a client newer than
+    dexpy, or a mistaken one, believe a setting took effect."""
+    unknown = sorted({f.field_number for f in UnknownFieldSet(message)})
+    if unknown:
+        where = f"{path} ({message.DESCRIPTOR.full_name})" if path else message.DESCRIPTOR.full_name
+        raise InvalidArgument(f"unknown field {', '.join(map(str, unknown))} in {where}: not in dexpy's api.proto")
+    for field, value in message.ListFields():
+        if field.message_type is not None:
+            for item in [value] if isinstance(value, Message) else value:
+                known_fields(item, f"{path}.{field.name}" if path else field.name)
 
 
 def require(value: str, name: str) -> str:

@@ -112,6 +112,14 @@ class Controller:
             actions.event(self._kube, work.obj, kind, reason, message, work.now)
         work.events.clear()
 
+    def _acted(self, work: Pass, reason: str, message: str) -> None:
+        """An action's Event is sent as soon as the action is done: a 409 on the status write after it must not lose it.
+
+        Events about status (attempt started, completed, failed) wait for the status write, since a re-read pass
+        that finds the status unwritten reports them again.
+        """
+        actions.event(self._kube, work.obj, "Normal", reason, message, work.now)
+
     def _converge(self, work: Pass) -> float:
         try:
             spec = ClusterVersionSpec.from_object(work.obj)
@@ -302,12 +310,13 @@ class Controller:
     def _backup(self, work: Pass, spec: ClusterVersionSpec, current: Version, target: Target) -> float | None:
         backup = spec.backup
         history = work.status["history"]
-        earlier = sum(1 for h in history[1:] if h.get("from") == str(current) and h.get("version") == str(target.version))
+        same = (str(current), str(target.version))
+        earlier = sum(1 for h in history[1:] if (h.get("from"), h.get("version")) == same)
         name = actions.backup_job_name(current, target.version, earlier + 1, work.progress.get("haltedGeneration"))
         job = actions.get_backup_job(self._kube, backup, name)
         if job is None:
             actions.create_backup_job(self._kube, backup, name, current)
-            work.event("Normal", "BackupStarted", f"etcd snapshot Job {backup.namespace}/{name}")
+            self._acted(work, "BackupStarted", f"etcd snapshot Job {backup.namespace}/{name}")
             return self._progress(work, "Backup", "Running", f"etcd snapshot Job {name} started")
         outcome = gates.job_outcome(job)
         if outcome == "Complete":
@@ -369,11 +378,11 @@ class Controller:
             self._save_previous(work, views[step.component.name], situation.target)
             self._write_status(work)  # the saved image must be on record before the patch
             actions.patch_workload(kube, views[step.component.name], step.image, step.version)
-            work.event("Normal", "ComponentUpdating", f"{step.component.name} to {step.image}")
+            self._acted(work, "ComponentUpdating", f"{step.component.name} to {step.image}")
             return self._progress(work, step.component.name, "Applying", f"{step.component.name} set to {step.image}")
         if isinstance(step, plan.Cordon):
             actions.cordon(kube, nodes[step.node], step.drain, now)
-            work.event("Normal", "NodeCordoned", f"node {step.node} cordoned")
+            self._acted(work, "NodeCordoned", f"node {step.node} cordoned")
             return self._progress(work, f"kubelet/{step.node}", "Draining", f"node {step.node} cordoned")
         if isinstance(step, plan.Evict):
             refused = actions.evict(kube, step.pods)
@@ -383,10 +392,10 @@ class Controller:
             return self._progress(work, f"kubelet/{step.node}", "Draining", message, step.since)
         if isinstance(step, plan.Restart):
             actions.restart(kube, step.component, nodes[step.node], now)
-            work.event("Normal", "NodeRestarting", f"{step.component.name} on {step.node} restarted")
+            self._acted(work, "NodeRestarting", f"{step.component.name} on {step.node} restarted")
             return self._progress(work, f"kubelet/{step.node}", "Verifying", f"{step.component.name} on {step.node} restarted")
         actions.uncordon(kube, nodes[step.node], step.version, now)
-        work.event("Normal", "NodeUpgraded", f"node {step.node} runs kubelet {step.version.kubelet}")
+        self._acted(work, "NodeUpgraded", f"node {step.node} runs kubelet {step.version.kubelet}")
         return self._progress(work, f"kubelet/{step.node}", "Uncordoned", f"node {step.node} done")
 
     def _save_previous(self, work: Pass, view: ComponentView, target: Target) -> None:

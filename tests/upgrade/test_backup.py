@@ -19,7 +19,8 @@ def job_names(cluster: Cluster) -> list[str]:
 
 def spec_writes(cluster: Cluster) -> int:
     """Patches of workloads and Nodes themselves (the simulator only writes their status)."""
-    return sum(cluster.api.count(verb="patch", resource=r, subresource="") for r in ("deployments", "daemonsets", "nodes"))
+    kinds = ("deployments", "daemonsets", "nodes")
+    return sum(cluster.api.count(verb="patch", resource=kind, subresource="") for kind in kinds)
 
 
 def test_a_failed_required_backup_is_retried_with_a_new_job_after_a_spec_change(cluster: Cluster) -> None:

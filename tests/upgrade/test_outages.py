@@ -76,7 +76,9 @@ def test_a_replica_rides_out_5xx_a_closed_port_and_403_then_finishes(
     assert_updated_once(cluster)
 
 
-def test_a_leader_that_cannot_renew_stops_acting_and_the_other_replica_finishes(cluster: Cluster, tmp_path: Path) -> None:
+def test_a_leader_that_cannot_renew_stops_acting_and_the_other_replica_finishes(
+    cluster: Cluster, tmp_path: Path
+) -> None:
     first, second = replica(cluster, "replica-a", tmp_path), replica(cluster, "replica-b", tmp_path)
     cluster.set_spec(desiredVersion=NEW)
     run(cluster, [first], 30, stop=scheduler_patched)
@@ -99,7 +101,7 @@ def test_a_controller_started_before_the_cluster_version_exists_waits_then_acts(
     leader = replica(cluster, "replica-a", tmp_path)
     caplog.set_level(logging.INFO, logger="dexpy.upgrade")
     assert [leader.turn() for _ in range(3)] == [IDLE] * 3
-    assert [r.getMessage() for r in caplog.records] == ["no ClusterVersion 'cluster' yet: waiting for one to be created"]
+    assert [r.message for r in caplog.records] == ["no ClusterVersion 'cluster' yet: waiting for one to be created"]
     body = {"apiVersion": "upgrade.dexpy.io/v1alpha1", "kind": "ClusterVersion", "metadata": {"name": "cluster"}}
     cluster.kube.create(CV_PATH.rsplit("/", 1)[0], {**body, "spec": {**spec, "desiredVersion": NEW}})
     run(cluster, [leader], 80)

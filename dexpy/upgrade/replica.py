@@ -10,6 +10,7 @@ from dexpy.upgrade.kube import ApiError
 from dexpy.upgrade.lease import LeaderElector
 
 RETRY_SECONDS = 2.0  # a follower's wait before it asks for the Lease again
+RENEW_SECONDS = 4.0  # a leader's longest wait, well inside the 15 s Lease, even when its pass says idle
 BACKOFF_CAP = 60.0
 
 log = logging.getLogger(__name__)
@@ -22,13 +23,13 @@ class Replica:
     failures: int = 0  # turns in a row that an API error cut short
 
     def turn(self) -> float:
-        """Renew or take the Lease and run one pass, or do nothing as a follower; returns the wait until the next turn.
+        """Renew or take the Lease and run one pass, or do nothing as a follower; returns how long to sleep.
 
-        An API error (5xx, 403, no connection) ends the turn with one log line and a doubling wait. A replica
-        that could not renew the Lease does not reconcile: it acts again only after a renewal succeeds.
+        A leader's wait is short enough to keep its Lease. An API error (5xx, 403, no connection) ends the turn
+        with one log line and a doubling wait; a replica that could not renew the Lease does not reconcile.
         """
         try:
-            delay = self.controller.reconcile() if self.elector.try_acquire() else RETRY_SECONDS
+            delay = min(self.controller.reconcile(), RENEW_SECONDS) if self.elector.try_acquire() else RETRY_SECONDS
         except ApiError as exc:
             self.failures += 1
             wait = min(BACKOFF_CAP, RETRY_SECONDS * 2 ** (self.failures - 1))

@@ -12,8 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from dexpy.upgrade import cli
-from dexpy.upgrade.controller import IDLE
-from dexpy.upgrade.replica import Replica
+from dexpy.upgrade.replica import RENEW_SECONDS, Replica
 from tests.fixtures.kubeapi.auth import Rule
 from tests.fixtures.kubeapi.server import LoggedRequest
 from tests.upgrade.builders import images
@@ -100,7 +99,7 @@ def test_a_controller_started_before_the_cluster_version_exists_waits_then_acts(
     cluster.kube.delete(CV_PATH)
     leader = replica(cluster, "replica-a", tmp_path)
     caplog.set_level(logging.INFO, logger="dexpy.upgrade")
-    assert [leader.turn() for _ in range(3)] == [IDLE] * 3
+    assert [leader.turn() for _ in range(3)] == [RENEW_SECONDS] * 3  # idle, but it keeps its Lease
     assert [r.message for r in caplog.records] == ["no ClusterVersion 'cluster' yet: waiting for one to be created"]
     body = {"apiVersion": "upgrade.dexpy.io/v1alpha1", "kind": "ClusterVersion", "metadata": {"name": "cluster"}}
     cluster.kube.create(CV_PATH.rsplit("/", 1)[0], {**body, "spec": {**spec, "desiredVersion": NEW}})

@@ -10,17 +10,20 @@ import signal
 import socket
 import ssl
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 
 import uvicorn
 from fastapi import FastAPI
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from dexpy.api.server import start_grpc, stop_grpc
 from dexpy.config import Config
 from dexpy.connectors.base import ConnectorError
 from dexpy.runtime import Runtime, build_storage
 from dexpy.storage import StorageError
+from dexpy.telemetry import share_between_workers
 from dexpy.telemetry.listener import telemetry_app
 from dexpy.telemetry.storage import InstrumentedStorage
 from dexpy.tls import ReloadingTLS
@@ -106,21 +109,25 @@ def open_app(config: Config) -> tuple[Runtime, FastAPI]:
 
 def serve(config: Config, *, started: float, workers: int = 1) -> int:
     """Serve until SIGTERM/SIGINT; with `workers` > 1, as that many processes (dexpy.workers) of which the
-    first also runs the telemetry listener and the gRPC API."""
+    first also runs the telemetry listener and the gRPC API. The workers' metrics go to files in a private
+    directory made for this run, so the listener reports them all; it is removed when the workers are done."""
     if workers <= 1:
         return serve_worker(config, started=started, bound=bind_listeners(config, primary=True, shared=False))
     if config.storage.type == "memory":
         raise StartupError("several workers need a storage they share (sqlite3 or kubernetes), not memory")
 
-    def worker(index: int) -> int:
-        try:
-            bound = bind_listeners(config, primary=index == 0, shared=True)
-            return serve_worker(config, started=started, bound=bound, primary=index == 0)
-        except StartupError as exc:
-            print(f"dexpy: cannot start: {exc}", file=sys.stderr)
-            return 1
+    with tempfile.TemporaryDirectory(prefix="dexpy-metrics-") as directory:
+        registry = share_between_workers(directory)
 
-    return run_workers(workers, worker)
+        def worker(index: int) -> int:
+            try:
+                bound = bind_listeners(config, primary=index == 0, shared=True)
+                return serve_worker(config, started=started, bound=bound, primary=index == 0, registry=registry)
+            except StartupError as exc:
+                print(f"dexpy: cannot start: {exc}", file=sys.stderr)
+                return 1
+
+        return run_workers(workers, worker)
 
 
 def bind_listeners(config: Config, *, primary: bool, shared: bool) -> dict[str, socket.socket]:
@@ -140,9 +147,9 @@ def bind_listeners(config: Config, *, primary: bool, shared: bool) -> dict[str, 
 
 
 def serve_worker(config: Config, *, started: float, bound: dict[str, socket.socket] | None = None,
-                 primary: bool = True) -> int:
+                 primary: bool = True, registry: CollectorRegistry = REGISTRY) -> int:
     runtime, app = open_app(config)
-    servers = listeners(config, app, telemetry_app(runtime.provider) if primary else None, bound)
+    servers = listeners(config, app, telemetry_app(runtime.provider, registry) if primary else None, bound)
 
     def stop(sig: int) -> None:
         log.info("received %s; shutting down", signal.Signals(sig).name)

@@ -5,13 +5,18 @@ functions here, so that none of them imports prometheus_client:
 
     observe_ldap("search", seconds, ok=True)    # the LDAP connector, per directory operation
     count_lockout("ldap")                       # the lockout policy, per account locked
+
+Under `dexpy serve --workers N` each process keeps its values in files that `/metrics` merges
+(`share_between_workers`), so the counts are the whole server's.
 """
 
 from __future__ import annotations
 
+import os
 import platform
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from dexpy import __version__
 
@@ -22,7 +27,7 @@ HTTP_DURATION = Histogram("request_duration_seconds", "HTTP request latency.", [
 HTTP_RESPONSE_SIZE = Histogram("response_size_bytes", "HTTP response body sizes.", ["code", "method", "handler"],
                                buckets=(200, 500, 900, 1500))
 BUILD_INFO = Gauge("dexpy_build_info", "dexpy's version and platform; always 1.",
-                   ["version", "python_version", "platform"])
+                   ["version", "python_version", "platform"], multiprocess_mode="max")
 LOGINS = Counter("dexpy_logins_total", "Interactive logins by connector and result.", ["connector", "result"])
 TOKENS = Counter("dexpy_tokens_issued_total", "Token responses issued by grant type.", ["grant_type"])
 REFRESH_FAILURES = Counter("dexpy_refresh_failures_total", "Refused refresh requests by OAuth2 error.", ["reason"])
@@ -32,11 +37,16 @@ STORAGE_ERRORS = Counter("dexpy_storage_errors_total", "Storage calls that faile
                          ["verb", "kind", "error"])
 LDAP_LATENCY = Histogram("dexpy_ldap_request_duration_seconds", "LDAP operations by kind and outcome.",
                          ["operation", "result"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
-KEY_ROTATIONS = Counter("dexpy_signing_key_rotations_total", "Signing key rotations this process performed.")
+KEY_ROTATIONS = Counter("dexpy_signing_key_rotations_total", "Signing key rotations this dexpy performed.")
 LOCKOUTS = Counter("dexpy_lockouts_total", "Accounts locked out after repeated failed logins.", ["connector"])
 
-BUILD_INFO.labels(version=__version__, python_version=platform.python_version(),
-                  platform=f"{platform.system().lower()}/{platform.machine()}").set(1)
+
+def _report_build() -> None:
+    BUILD_INFO.labels(version=__version__, python_version=platform.python_version(),
+                      platform=f"{platform.system().lower()}/{platform.machine()}").set(1)
+
+
+_report_build()
 
 
 def observe_ldap(operation: str, seconds: float, *, ok: bool) -> None:
@@ -46,3 +56,21 @@ def observe_ldap(operation: str, seconds: float, *, ok: bool) -> None:
 
 def count_lockout(connector: str) -> None:
     LOCKOUTS.labels(connector=connector).inc()
+
+
+def share_between_workers(directory: str) -> CollectorRegistry:
+    """From now on keep every value in files of `directory`, one set per process (prometheus_client's multiprocess
+    mode); call it before forking the workers. The registry returned merges every process's files.
+
+    prometheus_client picks this mode on import when PROMETHEUS_MULTIPROC_DIR is set, but `dexpy serve` imports it
+    before it knows the worker count: so the value class is set here, and the two values made at import (the
+    unlabelled counter's, the build info's) are made again. No gauge uses a `live` mode, so the files of a worker
+    that exited stay, its counts part of the totals, and `multiprocess.mark_process_dead` would remove nothing."""
+    BUILD_INFO.clear()  # while the variable is unset, or prometheus_client warns that it cannot clear files
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory  # where each process's values write their file
+    values.ValueClass = values.MultiProcessValue()
+    KEY_ROTATIONS._metric_init()
+    _report_build()
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=directory)
+    return registry

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -13,9 +13,12 @@ from dexpy.oidc.provider import Provider
 from dexpy.telemetry.health import check
 
 
-def telemetry_app(provider: Provider) -> Starlette:
+def telemetry_app(provider: Provider, registry: CollectorRegistry = REGISTRY) -> Starlette:
+    """`registry` is what `/metrics` reports: this process's metrics, or every worker's (`share_between_workers`)."""
+
     async def metrics(request: Request) -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        # merging the workers' files takes milliseconds: not on the loop that also serves the primary's requests
+        return Response(await run_in_threadpool(generate_latest, registry), media_type=CONTENT_TYPE_LATEST)
 
     async def live(request: Request) -> Response:
         return PlainTextResponse("ok")

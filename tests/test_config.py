@@ -280,6 +280,16 @@ def test_tls_versions_are_1_2_or_1_3(tmp_path: Path) -> None:
     assert errors(tmp_path, web=web) == ["web.tlsMinVersion: TLS version 1.3 is above tlsMaxVersion 1.2"]
 
 
+def test_grpc_tls_bounds_grpcio_cannot_keep_are_refused(tmp_path: Path) -> None:
+    assert errors(tmp_path, grpc={"addr": "127.0.0.1:5557", "tlsMinVersion": "1.3", "tlsMaxVersion": "1.2"}) == [
+        "grpc.tlsMinVersion: TLS version 1.3 is above tlsMaxVersion 1.2",
+        "grpc.tlsMinVersion: 1.3 cannot be enforced: grpcio's TLS always accepts 1.2 and 1.3 (leave it unset or 1.2)",
+        "grpc.tlsMaxVersion: 1.2 cannot be enforced: grpcio's TLS always accepts 1.2 and 1.3 (leave it unset or 1.3)",
+    ]
+    config = load(tmp_path, grpc={"addr": "127.0.0.1:5557", "tlsMinVersion": "1.2", "tlsMaxVersion": "1.3"})
+    assert (config.grpc.tls_min_version, config.grpc.tls_max_version) == ("1.2", "1.3")
+
+
 def test_an_unquoted_tls_version_asks_for_quotes(tmp_path: Path) -> None:
     path = write(tmp_path, yaml.safe_dump(BASE) + "grpc:\n  addr: 127.0.0.1:5557\n  tlsMinVersion: 1.3\n")
     with pytest.raises(ConfigError) as info:

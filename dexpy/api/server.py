@@ -9,8 +9,9 @@ from concurrent import futures
 from pathlib import Path
 
 import grpc
+from grpc_reflection.v1alpha import reflection
 
-from dexpy.api import rpc
+from dexpy.api import pb, rpc
 from dexpy.api.service import DexService
 from dexpy.config import GRPCConfig
 from dexpy.oidc.provider import Provider
@@ -34,6 +35,9 @@ def start_grpc(config: GRPCConfig, provider: Provider, *, workers: int = 8) -> t
     """Serve the API on `config.addr`; return the server and the port it bound (`:0` picks a free one)."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dexpy-grpc"))
     rpc.add_DexServicer_to_server(DexService(provider.storage, provider), server)
+    if config.reflection:  # lets grpcurl and similar tools list and call the API without the .proto
+        reflection.enable_server_reflection((pb.DESCRIPTOR.services_by_name["Dex"].full_name,
+                                             reflection.SERVICE_NAME), server)
     creds = credentials(config)
     port = server.add_secure_port(config.addr, creds) if creds else server.add_insecure_port(config.addr)
     if port == 0:

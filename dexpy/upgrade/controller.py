@@ -19,7 +19,7 @@ from dexpy.upgrade.channels import Target
 from dexpy.upgrade.kube import Conflict, Kube, NotFound
 from dexpy.upgrade.plan import ComponentView, NodeView
 from dexpy.upgrade.resources import SINGLETON, ClusterVersionSpec, InvalidResource, Release
-from dexpy.upgrade.status import condition_is, finish_attempt, set_condition, start_attempt, stamp
+from dexpy.upgrade.status import condition_is, finish_attempt, rollback_source, set_condition, start_attempt, stamp
 from dexpy.upgrade.versions import Version, parse_or_none
 
 BUSY = 5.0  # seconds between passes while something is moving
@@ -127,7 +127,7 @@ class Controller:
             raise errors.InvalidSpec(str(exc)) from exc
         releases, malformed = observe.releases(self._kube)
         views = observe.components(self._kube, spec.components)
-        current = self._current_version(work, views)
+        current = observe.current_version(work.status.get("currentVersion"), views)
         work.status["currentVersion"] = str(current)
         self._record_available(work, views)
         self._record_updates(work, spec, releases, malformed, current)
@@ -141,7 +141,7 @@ class Controller:
             current=current,
             desired=spec.desired_version,
             automatic=spec.automatic_updates,
-            previous=_came_from(work.status.get("history") or [], current),
+            previous=parse_or_none(rollback_source(work.status.get("history") or [], str(current))),
             saved_images=self._saved_images(work, spec.desired_version),
             components=[c.name for c in spec.components],
         )
@@ -155,9 +155,7 @@ class Controller:
             progress.update(phase="", stepStartedTime=stamp(work.now))  # the retried step gets its full timeout
             work.condition("Failing", False, "Retrying")
         nodes = observe.nodes(self._kube)
-        descending = rolling_back or target.version < current or any(
-            (v := gates.template_version(view.workload)) is not None and v > target.version for view in views
-        )
+        descending = rolling_back or plan.descending(views, target, current)
         situation = plan.Situation(
             components=views,
             nodes=nodes,
@@ -177,34 +175,27 @@ class Controller:
         attempt_running = rolling_back or (progress.get("target") == str(target.version) and progress.get("phase") != DONE)
         if isinstance(step, plan.Done) and not attempt_running:
             return self._idle(work, f"cluster is at {current}")
-        if not attempt_running:
-            self._start_attempt(work, target, current)
         started = any(gates.template_version(v.workload) == target.version for v in views if v.component.name in target.images)
-        if not descending and not started:
-            held = self._before_first_step(work, spec, views, nodes, current, target, step)
-            if held is not None:
-                return held
+        untouched = not descending and not started
+        if spec.preflight_only and (untouched or not attempt_running):
+            if not attempt_running:  # a finished attempt's record must not make this target look under way
+                work.status["progress"] = {}
+            return self._preflight_only(work, views, nodes, current, target, descending)
         if isinstance(step, (plan.Patch, plan.Cordon)):
             hold = "Paused" if spec.paused else (
                 "OutsideWindow" if spec.window is not None and not spec.window.contains(work.now) else None
             )
-            if hold:
+            if hold:  # checked before an attempt starts: its snapshot must be taken right before the first patch
                 work.condition("Progressing", False, hold, f"{hold}: the next step waits")
-                progress["message"] = f"{hold}: the next step waits"
+                work.progress["message"] = f"{hold}: the next step waits"
                 return IDLE
+        if not attempt_running:
+            self._start_attempt(work, target, current)
+        if untouched:
+            held = self._before_first_step(work, spec, views, nodes, current, target)
+            if held is not None:
+                return held
         return self._take(work, spec, situation, step)
-
-    def _current_version(self, work: Pass, views: list[ComponentView]) -> Version:
-        recorded = parse_or_none(work.status.get("currentVersion"))
-        if recorded is not None:
-            return recorded
-        apiserver = views[0]
-        found = gates.template_version(apiserver.workload) or parse_or_none(
-            (gates.template_image(apiserver.workload, apiserver.component.container) or "").rsplit(":", 1)[-1]
-        )
-        if found is None:
-            raise errors.InvalidSpec(f"cannot tell the current version from {apiserver.component.name}'s image tag")
-        return found
 
     def _record_available(self, work: Pass, views: list[ComponentView]) -> None:
         """False while a component has no available pod at all, whatever the update is doing or left behind.
@@ -274,6 +265,35 @@ class Controller:
             work.condition("Upgradeable", True, "AsExpected")
         return IDLE
 
+    def _preflight(
+        self, work: Pass, views: list[ComponentView], nodes: list[NodeView], current: Version, target: Target
+    ) -> str:
+        """The checks before anything is changed, in `Upgradeable`; returns the failed ones, "" if all passed."""
+        problems = gates.preflight(
+            nodes=[n.node for n in nodes], workloads={v.component.name: v.workload for v in views}, current=current
+        )
+        summary = "; ".join(problems)
+        if summary:
+            work.condition("Upgradeable", False, "PreflightFailed", summary)
+        else:
+            work.condition("Upgradeable", True, "PreflightPassed", f"{current} to {target.version} may start")
+        return summary
+
+    def _preflight_only(
+        self,
+        work: Pass,
+        views: list[ComponentView],
+        nodes: list[NodeView],
+        current: Version,
+        target: Target,
+        descending: bool,
+    ) -> float:
+        summary = self._preflight(work, views, nodes, current, target)
+        order = " -> ".join(v.component.name for v in plan.order(views, descending))
+        work.progress.update(phase="Preflight", step="Preflight", message=f"plan: {order}; checks: {summary or 'all passed'}")
+        work.condition("Progressing", False, "PreflightOnly", "preflight-only mode: nothing is changed")
+        return IDLE
+
     def _before_first_step(
         self,
         work: Pass,
@@ -282,23 +302,10 @@ class Controller:
         nodes: list[NodeView],
         current: Version,
         target: Target,
-        step: plan.Step,
     ) -> float | None:
-        """Preflight, the preflight-only mode and the etcd backup: all before anything is patched."""
-        problems = gates.preflight(
-            nodes=[n.node for n in nodes], workloads={v.component.name: v.workload for v in views}, current=current
-        )
-        summary = "; ".join(problems)
-        if problems:
-            work.condition("Upgradeable", False, "PreflightFailed", summary)
-        else:
-            work.condition("Upgradeable", True, "PreflightPassed", f"{current} to {target.version} may start")
-        if spec.preflight_only:
-            order = [v.component.name for v in plan.order(views, False)]
-            work.progress.update(phase="Preflight", step="Preflight", message=f"plan: {' -> '.join(order)}; checks: {summary or 'all passed'}")
-            work.condition("Progressing", False, "PreflightOnly", "preflight-only mode: nothing is changed")
-            return IDLE
-        if problems:
+        """Preflight and the etcd backup: both before anything is patched."""
+        summary = self._preflight(work, views, nodes, current, target)
+        if summary:
             work.condition("Failing", True, "PreflightFailed", summary)
             work.condition("Progressing", False, "PreflightFailed", summary)
             work.progress.update(step="Preflight", message=summary)
@@ -431,12 +438,6 @@ class Controller:
         work.event("Normal", "UpgradeCompleted", f"cluster is at {step_target.version}")
         work.condition("Failing", False, "AsExpected")
         return self._idle(work, f"cluster is at {step_target.version}")
-
-
-def _came_from(history: list[dict[str, Any]], current: Version) -> Version | None:
-    """The version the update that reached `current` started from: the one allowed manual rollback."""
-    source = next((h.get("from") for h in history if h.get("version") == str(current) and h.get("state") == "Completed"), None)
-    return parse_or_none(source)
 
 
 def _any_available(workload: dict[str, Any]) -> bool:

@@ -134,7 +134,6 @@ def test_plan_with_no_update_on_the_channel_says_so(
     assert capsys.readouterr().out == f"CURRENT  {OLD}\nno update available on channel stable\n"
 
 
-@pytest.mark.xfail(strict=True, reason="controller.py _came_from takes a 1.31.0-from-1.31.0 repair for the update")
 def test_rollback_after_a_halted_update_was_put_back_reaches_the_version_before(cluster: Cluster, tmp_path) -> None:
     cluster.kube.create("/apis/upgrade.dexpy.io/v1alpha1/releases", release("1.31.1", [NEW]))
     cluster.set_spec(desiredVersion=NEW)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
 from dexpy.upgrade.paths import EVENTS
 from tests.upgrade.builders import images, release
 from tests.upgrade.conftest import CV_PATH, NEW, NODES, OLD, Cluster, completed
@@ -36,7 +34,6 @@ def test_outside_the_window_nothing_is_patched_and_the_condition_says_why(cluste
     assert cluster.status()["currentVersion"] == NEW
 
 
-@pytest.mark.xfail(strict=True, reason="controller.py _converge starts the attempt and backup before the window check")
 def test_outside_the_window_no_attempt_starts_and_no_snapshot_is_taken(cluster: Cluster) -> None:
     """A snapshot taken days before the first step would lose every write made in between if restored."""
     cluster.set_spec(desiredVersion=NEW, window=WEEKENDS, backup={"policy": "Required"})

@@ -128,7 +128,6 @@ def test_preflight_only_mode_changes_nothing(cluster: Cluster) -> None:
     assert "kube-apiserver -> kube-scheduler" in cluster.status()["progress"]["message"]
 
 
-@pytest.mark.xfail(strict=True, reason="controller.py _converge calls _start_attempt before the preflight-only check")
 def test_preflight_only_mode_records_no_attempt_and_no_event(cluster: Cluster) -> None:
     cluster.set_spec(desiredVersion=NEW, mode="Preflight")
     cluster.drive(5)
@@ -137,7 +136,6 @@ def test_preflight_only_mode_records_no_attempt_and_no_event(cluster: Cluster) -
     assert [e["reason"] for e in cluster.kube.list(EVENTS)] == []
 
 
-@pytest.mark.xfail(strict=True, reason="controller.py _converge checks preflight-only mode only when not descending")
 def test_preflight_only_mode_does_not_roll_back_either(cluster: Cluster) -> None:
     cluster.set_spec(desiredVersion=NEW)
     cluster.drive(80, stop=completed)

@@ -14,7 +14,7 @@ from dexpy.upgrade import channels, errors, gates, observe, paths, plan
 from dexpy.upgrade.controller import Controller
 from dexpy.upgrade.kube import Kube
 from dexpy.upgrade.lease import LeaderElector
-from dexpy.upgrade.replica import RETRY_SECONDS, Replica
+from dexpy.upgrade.replica import Replica
 from dexpy.upgrade.resources import SINGLETON, ClusterVersionSpec, InvalidResource
 from dexpy.upgrade.status import rollback_source
 from dexpy.upgrade.versions import InvalidVersion, Version, parse_or_none
@@ -51,7 +51,7 @@ def _run_controller(args: argparse.Namespace) -> int:
     replica = Replica(elector, Controller(kube, own_node=os.environ.get("NODE_NAME")))
     try:
         while True:
-            time.sleep(min(replica.turn(), RETRY_SECONDS * 2))
+            time.sleep(replica.turn())  # a leader's wait is capped by turn(); an error backoff must not be
     except KeyboardInterrupt:
         elector.release()
         return 0

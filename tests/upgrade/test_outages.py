@@ -136,5 +136,6 @@ def test_the_controller_process_keeps_running_through_an_outage(
     assert cli._run_controller(args) == 0
     assert completed(cluster) and cluster.status()["currentVersion"] == NEW
     assert 14 < len(slept) < 200
+    assert slept[8:14] == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0]  # the replica's backoff, not capped by the loop
     lease = cluster.kube.get("/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/dexpy-upgrade-controller")
     assert lease["spec"]["holderIdentity"] is None  # released on the way out

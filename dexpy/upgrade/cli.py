@@ -7,12 +7,13 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from dexpy.clock import system_clock
 from dexpy.upgrade import channels, errors, gates, observe, paths, plan
 from dexpy.upgrade.controller import Controller
-from dexpy.upgrade.kube import Kube
+from dexpy.upgrade.kube import ApiError, Kube, NotFound, Unreachable
 from dexpy.upgrade.lease import LeaderElector
 from dexpy.upgrade.replica import Replica
 from dexpy.upgrade.resources import SINGLETON, ClusterVersionSpec, InvalidResource
@@ -31,17 +32,44 @@ def register(subparsers: Any) -> None:
     upgrade = subparsers.add_parser("upgrade", help="plan, start, pause, resume or roll back a cluster update")
     upgrade.add_argument("--kubeconfig", default=None)
     verbs = upgrade.add_subparsers(dest="verb", required=True)
-    show_plan = verbs.add_parser("plan", help="show the steps and preflight results of an update; changes nothing")
+    show_plan = _verb(verbs, "plan", _plan, "show the steps and preflight results of an update; changes nothing")
     show_plan.add_argument("version", nargs="?", help="default: the desired version, else the newest available update")
-    show_plan.set_defaults(func=_plan)
-    verbs.add_parser("status", help="show the ClusterVersion status").set_defaults(func=_status)
-    start = verbs.add_parser("start", help="update to VERSION")
-    start.add_argument("version")
-    start.set_defaults(func=_start)
-    verbs.add_parser("pause", help="finish the node in flight and start nothing new").set_defaults(func=_pause(True))
-    verbs.add_parser("resume").set_defaults(func=_pause(False))
-    rollback = verbs.add_parser("rollback", help="go back to the version the last completed update came from")
-    rollback.set_defaults(func=_rollback)
+    _verb(verbs, "status", _status, "show the ClusterVersion status")
+    _verb(verbs, "start", _start, "update to VERSION").add_argument("version")
+    _verb(verbs, "pause", _pause(True), "finish the node in flight and start nothing new")
+    _verb(verbs, "resume", _pause(False), "start new steps again")
+    _verb(verbs, "rollback", _rollback, "go back to the version the last completed update came from")
+
+
+class CliError(Exception):
+    """Something for the user to fix: one line on stderr, exit code 1."""
+
+
+Verb = Callable[[argparse.Namespace], int]
+
+
+def _verb(verbs: Any, name: str, func: Verb, help: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = verbs.add_parser(name, help=help)
+    parser.set_defaults(func=_one_line(func))
+    return parser
+
+
+def _one_line(func: Verb) -> Verb:
+    """API errors and bad input as `dexpy: <what>` on stderr and exit code 1, not a traceback."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except (CliError, errors.Refused, InvalidResource, InvalidVersion) as exc:
+            message = str(exc)
+        except Unreachable as exc:
+            message = f"Kubernetes API unreachable: {exc}"
+        except ApiError as exc:
+            message = f"forbidden: {exc.message}" if exc.status == 403 else f"Kubernetes API error: {exc}"
+        print(f"dexpy: {' '.join(message.split())}", file=sys.stderr)
+        return 1
+
+    return run
 
 
 def _run_controller(args: argparse.Namespace) -> int:
@@ -57,25 +85,30 @@ def _run_controller(args: argparse.Namespace) -> int:
         return 0
 
 
-def _patch_and_show(args: argparse.Namespace, spec: dict[str, Any]) -> int:
+def _cluster_version(kube: Kube) -> dict[str, Any]:
+    try:
+        return kube.get(CV)
+    except NotFound:
+        raise CliError(f"no ClusterVersion {SINGLETON!r} (create one: see docs/upgrade.md)") from None
+
+
+def _update(args: argparse.Namespace, change: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
+    """Read the ClusterVersion, merge-patch into its spec what `change` makes of it (if anything), and show it."""
     kube = Kube.connect(args.kubeconfig)
-    obj = kube.patch(CV, {"spec": spec}) if spec else kube.get(CV)
-    print(render(obj))
+    obj = _cluster_version(kube)
+    spec = change(obj)
+    print(render(kube.patch(CV, {"spec": spec}) if spec else obj))
     return 0
 
 
 def _plan(args: argparse.Namespace) -> int:
     kube = Kube.connect(args.kubeconfig)
-    try:
-        print(render_plan(kube, kube.get(CV), args.version))
-    except (errors.Refused, InvalidResource, InvalidVersion) as exc:
-        print(f"dexpy: {exc}", file=sys.stderr)
-        return 1
+    print(render_plan(kube, _cluster_version(kube), args.version))
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    return _patch_and_show(args, {})
+    return _update(args, lambda obj: {})
 
 
 def _apply(version: str) -> dict[str, Any]:
@@ -83,22 +116,24 @@ def _apply(version: str) -> dict[str, Any]:
 
 
 def _start(args: argparse.Namespace) -> int:
-    return _patch_and_show(args, _apply(args.version))
+    return _update(args, lambda obj: _apply(args.version))
 
 
-def _pause(paused: bool) -> Any:
-    return lambda args: _patch_and_show(args, {"paused": paused})
+def _pause(paused: bool) -> Verb:
+    return lambda args: _update(args, lambda obj: {"paused": paused})
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    kube = Kube.connect(args.kubeconfig)
-    status = kube.get(CV).get("status") or {}
+    return _update(args, _rollback_spec)
+
+
+def _rollback_spec(obj: dict[str, Any]) -> dict[str, Any]:
+    status = obj.get("status") or {}
     current = str(status.get("currentVersion", "?"))
     source = rollback_source(status.get("history") or [], current)
     if source is None:
-        print(f"dexpy: nothing to roll back: no completed update brought the cluster to {current}", file=sys.stderr)
-        return 1
-    return _patch_and_show(args, _apply(source))
+        raise CliError(f"nothing to roll back: no completed update brought the cluster to {current}")
+    return _apply(source)
 
 
 def render_plan(kube: Kube, obj: dict[str, Any], version: str | None) -> str:

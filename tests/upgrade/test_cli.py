@@ -9,11 +9,13 @@ from dexpy.upgrade.cli import register
 from tests.upgrade.builders import release
 from tests.upgrade.conftest import CV_PATH, NEW, OLD, Cluster, completed, halted
 
+VERBS = [["plan"], ["status"], ["start", NEW], ["pause"], ["resume"], ["rollback"]]
 
-def run(cluster: Cluster, tmp_path, *argv: str) -> int:
+
+def run(cluster: Cluster, tmp_path, *argv: str, token: str | None = None) -> int:
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="command", required=True))
-    kubeconfig = str(cluster.api.write_kubeconfig(tmp_path / "kc"))
+    kubeconfig = str(cluster.api.write_kubeconfig(tmp_path / "kc", token=token))
     args = parser.parse_args(["upgrade", "--kubeconfig", kubeconfig, *argv])
     return int(args.func(args))
 
@@ -148,3 +150,42 @@ def test_rollback_after_a_halted_update_was_put_back_reaches_the_version_before(
     assert cluster.cluster_version()["spec"]["desiredVersion"] == OLD
     cluster.drive(80, stop=lambda c: c.status()["currentVersion"] == OLD and completed(c))
     assert cluster.status()["currentVersion"] == OLD
+
+
+@pytest.mark.parametrize("argv", VERBS)
+def test_every_verb_without_a_cluster_version_says_so_in_one_line(
+    cluster: Cluster, tmp_path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    cluster.kube.delete(CV_PATH)
+    assert run(cluster, tmp_path, *argv) == 1
+    assert capsys.readouterr().err == "dexpy: no ClusterVersion 'cluster' (create one: see docs/upgrade.md)\n"
+
+
+@pytest.mark.parametrize("argv", VERBS)
+def test_every_verb_with_the_api_down_says_so_in_one_line(
+    cluster: Cluster, tmp_path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    cluster.api.stop()
+    try:
+        assert run(cluster, tmp_path, *argv) == 1
+    finally:
+        cluster.api.start()
+    err = capsys.readouterr().err
+    assert err.startswith("dexpy: Kubernetes API unreachable: ") and "Connection refused" in err
+    assert err.count("\n") == 1
+
+
+def test_a_user_without_rights_is_told_forbidden_in_one_line(
+    cluster: Cluster, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = cluster.api.add_user("viewer")
+    assert run(cluster, tmp_path, "start", NEW, token=token) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("dexpy: forbidden: ") and "viewer" in err and err.count("\n") == 1
+
+
+def test_a_server_error_is_one_line_with_its_status(cluster: Cluster, tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    cluster.api.fail_when(lambda r: r.resource == "clusterversions", 500, "etcdserver: request timed out")
+    assert run(cluster, tmp_path, "status") == 1
+    assert capsys.readouterr().err == "dexpy: Kubernetes API error: 500: etcdserver: request timed out\n"
+

@@ -1,4 +1,4 @@
-"""`dexpy upgrade-controller` and `dexpy upgrade plan|status|start|pause|resume|rollback`."""
+"""`dexpy upgrade-controller` and `dexpy upgrade plan|status|start|pause|resume|retry|rollback`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 from dexpy.clock import system_clock
 from dexpy.upgrade import channels, errors, gates, observe, paths, plan
-from dexpy.upgrade.controller import Controller
+from dexpy.upgrade.controller import HALTED, Controller
 from dexpy.upgrade.kube import ApiError, Kube, NotFound, Unreachable
 from dexpy.upgrade.lease import LeaderElector
 from dexpy.upgrade.replica import Replica
@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--namespace", default=os.environ.get("POD_NAMESPACE", "kube-system"), help="where its Lease lives")
     run.set_defaults(func=_run_controller)
 
-    upgrade = subparsers.add_parser("upgrade", help="plan, start, pause, resume or roll back a cluster update")
+    upgrade = subparsers.add_parser("upgrade", help="plan, start, pause, resume, retry or roll back a cluster update")
     upgrade.add_argument("--kubeconfig", default=None)
     verbs = upgrade.add_subparsers(dest="verb", required=True)
     show_plan = _verb(verbs, "plan", _plan, "show the steps and preflight results of an update; changes nothing")
@@ -38,6 +38,7 @@ def register(subparsers: Any) -> None:
     _verb(verbs, "start", _start, "update to VERSION").add_argument("version")
     _verb(verbs, "pause", _pause(True), "finish the node in flight and start nothing new")
     _verb(verbs, "resume", _pause(False), "start new steps again")
+    _verb(verbs, "retry", _retry, "try a halted update again (bumps spec.retry, so the generation changes)")
     _verb(verbs, "rollback", _rollback, "go back to the version the last completed update came from")
 
 
@@ -121,6 +122,17 @@ def _start(args: argparse.Namespace) -> int:
 
 def _pause(paused: bool) -> Verb:
     return lambda args: _update(args, lambda obj: {"paused": paused})
+
+
+def _retry(args: argparse.Namespace) -> int:
+    return _update(args, _retry_spec)
+
+
+def _retry_spec(obj: dict[str, Any]) -> dict[str, Any]:
+    """A new `spec.retry`: the controller retries a halted update once the generation has moved past the halt."""
+    if ((obj.get("status") or {}).get("progress") or {}).get("phase") != HALTED:
+        raise CliError("nothing to retry: no update is halted")
+    return {"retry": int((obj.get("spec") or {}).get("retry") or 0) + 1}
 
 
 def _rollback(args: argparse.Namespace) -> int:

@@ -8,8 +8,9 @@ import pytest
 from dexpy.upgrade.cli import register
 from tests.upgrade.builders import release
 from tests.upgrade.conftest import CV_PATH, NEW, OLD, Cluster, completed, halted
+from tests.upgrade.test_backup import FIRST, job_names
 
-VERBS = [["plan"], ["status"], ["start", NEW], ["pause"], ["resume"], ["rollback"]]
+VERBS = [["plan"], ["status"], ["start", NEW], ["pause"], ["resume"], ["retry"], ["rollback"]]
 
 
 def run(cluster: Cluster, tmp_path, *argv: str, token: str | None = None) -> int:
@@ -189,3 +190,28 @@ def test_a_server_error_is_one_line_with_its_status(cluster: Cluster, tmp_path, 
     assert run(cluster, tmp_path, "status") == 1
     assert capsys.readouterr().err == "dexpy: Kubernetes API error: 500: etcdserver: request timed out\n"
 
+
+def test_retry_after_a_failed_required_backup_takes_a_new_snapshot_and_completes(cluster: Cluster, tmp_path) -> None:
+    """Nothing else in the spec needs to change: `retry` alone moves the generation past the halt."""
+    cluster.sim.backup_fails = True
+    cluster.set_spec(desiredVersion=NEW, backup={"policy": "Required"})
+    cluster.drive(10, stop=halted)
+    cluster.drive(3)
+    halted_at = cluster.status()["progress"]["haltedGeneration"]
+    assert job_names(cluster) == [FIRST]
+    cluster.sim.backup_fails = False
+    assert run(cluster, tmp_path, "retry") == 0
+    assert cluster.cluster_version()["spec"]["retry"] == 1
+    cluster.drive(80, stop=completed)
+    retry = f"{FIRST}-retry-{halted_at}"
+    assert job_names(cluster) == [FIRST, retry]
+    assert cluster.status()["currentVersion"] == NEW and cluster.status()["lastBackup"]["name"] == retry
+
+
+def test_retry_with_nothing_halted_changes_nothing(cluster: Cluster, tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    cluster.set_spec(desiredVersion=NEW)
+    cluster.drive(80, stop=completed)
+    generation = cluster.cluster_version()["metadata"]["generation"]
+    assert run(cluster, tmp_path, "retry") == 1
+    assert capsys.readouterr().err == "dexpy: nothing to retry: no update is halted\n"
+    assert cluster.cluster_version()["metadata"]["generation"] == generation

@@ -185,7 +185,9 @@ def test_a_user_without_rights_is_told_forbidden_in_one_line(
     assert err.startswith("dexpy: forbidden: ") and "viewer" in err and err.count("\n") == 1
 
 
-def test_a_server_error_is_one_line_with_its_status(cluster: Cluster, tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_server_error_is_one_line_with_its_status(
+    cluster: Cluster, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cluster.api.fail_when(lambda r: r.resource == "clusterversions", 500, "etcdserver: request timed out")
     assert run(cluster, tmp_path, "status") == 1
     assert capsys.readouterr().err == "dexpy: Kubernetes API error: 500: etcdserver: request timed out\n"
@@ -208,7 +210,9 @@ def test_retry_after_a_failed_required_backup_takes_a_new_snapshot_and_completes
     assert cluster.status()["currentVersion"] == NEW and cluster.status()["lastBackup"]["name"] == retry
 
 
-def test_retry_with_nothing_halted_changes_nothing(cluster: Cluster, tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_retry_with_nothing_halted_changes_nothing(
+    cluster: Cluster, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cluster.set_spec(desiredVersion=NEW)
     cluster.drive(80, stop=completed)
     generation = cluster.cluster_version()["metadata"]["generation"]

@@ -175,7 +175,8 @@ class Controller:
         attempt_running = rolling_back or (progress.get("target") == str(target.version) and progress.get("phase") != DONE)
         if isinstance(step, plan.Done) and not attempt_running:
             return self._idle(work, f"cluster is at {current}")
-        started = any(gates.template_version(v.workload) == target.version for v in views if v.component.name in target.images)
+        changing = [v for v in views if v.component.name in target.images]
+        started = any(gates.template_version(v.workload) == target.version for v in changing)
         untouched = not descending and not started
         if spec.preflight_only and (untouched or not attempt_running):
             if not attempt_running:  # a finished attempt's record must not make this target look under way
@@ -290,7 +291,8 @@ class Controller:
     ) -> float:
         summary = self._preflight(work, views, nodes, current, target)
         order = " -> ".join(v.component.name for v in plan.order(views, descending))
-        work.progress.update(phase="Preflight", step="Preflight", message=f"plan: {order}; checks: {summary or 'all passed'}")
+        message = f"plan: {order}; checks: {summary or 'all passed'}"
+        work.progress.update(phase="Preflight", step="Preflight", message=message)
         work.condition("Progressing", False, "PreflightOnly", "preflight-only mode: nothing is changed")
         return IDLE
 
@@ -335,7 +337,11 @@ class Controller:
         if outcome == "Failed":
             message = f"etcd snapshot Job {name} failed"
             if backup.policy == "BestEffort":
-                work.condition("Upgradeable", True, "BackupFailed", f"{message}; going on (policy BestEffort)")
+                message += "; going on without a snapshot (policy BestEffort)"
+                work.condition("Upgradeable", True, "BackupFailed", message)
+                if history[0].get("backupError") != message:  # kept there: the condition is reset when the update ends
+                    history[0]["backupError"] = message
+                    work.event("Warning", "BackupFailed", message)
                 return None
             return self._fail(work, spec, plan.Failed("Backup", "BackupFailed", message), anything_changed=False)
         since = _parse_time(work.progress.get("stepStartedTime")) if work.progress.get("step") == "Backup" else None

@@ -73,6 +73,18 @@ def test_a_failed_best_effort_backup_warns_and_the_update_goes_on(cluster: Clust
     assert "lastBackup" not in status  # no snapshot is claimed
 
 
+def test_a_failed_best_effort_backup_leaves_a_warning_event_and_a_note_in_history(cluster: Cluster) -> None:
+    """The Upgradeable condition is reset when the update completes; the Event and the history entry stay."""
+    cluster.sim.backup_fails = True
+    cluster.set_spec(desiredVersion=NEW, backup={"policy": "BestEffort"})
+    cluster.drive(80, stop=completed)
+    entry = cluster.status()["history"][0]
+    assert entry["state"] == "Completed"
+    assert "etcd snapshot Job" in entry["backupError"] and "BestEffort" in entry["backupError"]
+    warnings = [e for e in cluster.kube.list(EVENTS) if e["type"] == "Warning"]
+    assert [(e["reason"], e["note"]) for e in warnings] == [("BackupFailed", entry["backupError"])]
+
+
 def test_history_keeps_twenty_entries_newest_first(cluster: Cluster) -> None:
     old = [
         {"version": f"1.30.{n}", "from": f"1.30.{n - 1}", "state": "Completed",

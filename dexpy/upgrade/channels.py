@@ -82,8 +82,8 @@ def choose_target(
     if channel not in release.channels:
         raise errors.NotReachable(f"release {desired} is not in channel {channel!r}")
     if current not in release.previous:
-        offered = ", ".join(str(r.version) for r in available_updates(releases, channel, current)) or "none"
-        raise errors.NotReachable(f"release {desired} cannot be reached from {current} (available: {offered})")
+        choices = ", ".join(str(r.version) for r in available_updates(releases, channel, current)) or "none"
+        raise errors.NotReachable(f"release {desired} cannot be reached from {current} (available: {choices})")
     return _target(release, names)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from dexpy.clock import system_clock
 from dexpy.upgrade import channels, errors, gates, observe, paths, plan
 from dexpy.upgrade.controller import HALTED, Controller
-from dexpy.upgrade.kube import ApiError, Kube, NotFound, Unreachable
+from dexpy.upgrade.kube import ApiError, Kube, NoCredentials, NotFound, Unreachable
 from dexpy.upgrade.lease import LeaderElector
 from dexpy.upgrade.replica import Replica
 from dexpy.upgrade.resources import SINGLETON, ClusterVersionSpec, InvalidResource
@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
     run = subparsers.add_parser("upgrade-controller", help="run the control-plane upgrade controller")
     run.add_argument("--kubeconfig", default=None)
     run.add_argument("--namespace", default=os.environ.get("POD_NAMESPACE", "kube-system"), help="where its Lease lives")
-    run.set_defaults(func=_run_controller)
+    run.set_defaults(func=_one_line(_run_controller))
 
     upgrade = subparsers.add_parser("upgrade", help="plan, start, pause, resume, retry or roll back a cluster update")
     upgrade.add_argument("--kubeconfig", default=None)
@@ -61,7 +61,7 @@ def _one_line(func: Verb) -> Verb:
     def run(args: argparse.Namespace) -> int:
         try:
             return func(args)
-        except (CliError, errors.Refused, InvalidResource, InvalidVersion) as exc:
+        except (CliError, NoCredentials, errors.Refused, InvalidResource, InvalidVersion) as exc:
             message = str(exc)
         except Unreachable as exc:
             message = f"Kubernetes API unreachable: {exc}"

@@ -49,6 +49,10 @@ class Unreachable(ApiError):
         return self.message
 
 
+class NoCredentials(Exception):
+    """The kubeconfig (or the pod's service account) cannot be loaded: nothing was sent."""
+
+
 _ERRORS = {404: NotFound, 409: Conflict, 429: TooManyRequests}
 
 
@@ -59,10 +63,14 @@ class Kube:
     @classmethod
     def connect(cls, kubeconfig: str | None = None) -> Kube:
         configuration = kubernetes.client.Configuration()
-        if kubeconfig is None and "KUBERNETES_SERVICE_HOST" in os.environ:
-            kubernetes.config.load_incluster_config(client_configuration=configuration)
-        else:
-            kubernetes.config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+        try:
+            if kubeconfig is None and "KUBERNETES_SERVICE_HOST" in os.environ:
+                kubernetes.config.load_incluster_config(client_configuration=configuration)
+            else:
+                kubernetes.config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+        except (kubernetes.config.ConfigException, OSError) as exc:
+            raise NoCredentials(f"cannot load the Kubernetes credentials ({kubeconfig or 'default kubeconfig'}): "
+                                f"{exc}") from exc
         configuration.retries = False  # callers retry whole passes with backoff; urllib3's retries add only log noise
         return cls(kubernetes.client.ApiClient(configuration))
 

@@ -176,6 +176,18 @@ def test_every_verb_with_the_api_down_says_so_in_one_line(
     assert err.count("\n") == 1
 
 
+@pytest.mark.parametrize("argv", [["upgrade", *VERBS[1]], ["upgrade-controller"]])
+def test_a_kubeconfig_that_cannot_be_loaded_is_one_line(tmp_path, capsys: pytest.CaptureFixture[str],
+                                                       argv: list[str]) -> None:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command", required=True))
+    missing = str(tmp_path / "no-such-kubeconfig")
+    args = parser.parse_args([argv[0], "--kubeconfig", missing, *argv[1:]])
+    assert args.func(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"dexpy: cannot load the Kubernetes credentials ({missing}): ") and err.count("\n") == 1
+
+
 def test_a_user_without_rights_is_told_forbidden_in_one_line(
     cluster: Cluster, tmp_path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,4 +1,9 @@
-"""Readiness: a storage read (never a write) and a `ping()` of every connector that has one."""
+"""Readiness: a storage read (never a write) decides it; a `ping()` of every connector that has one is reported.
+
+A connector's outage leaves the pod ready, with `status: degraded` and the failed check in the JSON. The
+directory is shared by every replica: failing readiness would pull them all out of the Service at once, and
+with them discovery and the keys the kube-apiserver fetches, other connectors' logins and refreshes, and the
+login page that tells users the directory is unavailable."""
 
 from __future__ import annotations
 
@@ -9,33 +14,37 @@ from dexpy.oidc.provider import Provider
 from dexpy.storage import StorageError
 
 
+STORAGE = "storage"
+
+
 @dataclass
 class Report:
     checks: dict[str, dict[str, object]] = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:
-        return all(c["ok"] for c in self.checks.values())
+        return bool(self.checks.get(STORAGE, {}).get("ok"))
 
     def add(self, name: str, error: Exception | None) -> None:
         self.checks[name] = {"ok": True} if error is None else {"ok": False, "error": str(error) or type(error).__name__}
 
     def as_json(self) -> dict[str, object]:
-        return {"status": "ok" if self.ready else "unavailable", "checks": self.checks}
+        healthy = all(c["ok"] for c in self.checks.values())
+        return {"status": "ok" if healthy else "degraded" if self.ready else "unavailable", "checks": self.checks}
 
 
 def check(provider: Provider) -> Report:
     report = Report()
     try:
         provider.storage.ping()
-        report.add("storage", None)
+        report.add(STORAGE, None)
     except StorageError as exc:
-        report.add("storage", exc)
+        report.add(STORAGE, exc)
         return report  # connectors are read from storage too
     try:
         records = provider.connectors.records()
     except StorageError as exc:
-        report.add("storage", exc)
+        report.add(STORAGE, exc)
         return report
     for record in records:
         try:

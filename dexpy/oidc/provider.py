@@ -23,7 +23,7 @@ from authlib.oauth2.rfc6749.errors import (
 
 from dexpy.clock import Clock, system_clock
 from dexpy.config import DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT, Config
-from dexpy.connectors.base import Identity, PasswordConnector, Scopes
+from dexpy.connectors.base import ConnectorError, ConnectorUnavailable, Identity, PasswordConnector, Scopes
 from dexpy.connectors.manager import ConnectorManager
 from dexpy.ids import new_id
 from dexpy.model import AuthCode, Client
@@ -346,7 +346,12 @@ class Provider:
         failures lock the user and the client IP out for a while; locked or not, the password is checked, so
         that the answer takes the same time, and refused alike."""
         attempt = self.lockout.begin([user_target(connector_id, username), ip_target(client_ip())])
-        identity = connector.login(scopes, username, password)
+        try:
+            identity = connector.login(scopes, username, password)
+        except ConnectorError as exc:  # nobody's failure: not counted for lockout, but counted and audited
+            result = "unavailable" if isinstance(exc, ConnectorUnavailable) else "error"
+            events.login(connector_id, result, user=username, client_id=client_id)
+            raise
         allowed = attempt.finish(identity is not None)
         if identity is None or not allowed:
             events.login(connector_id, "invalid_credentials", user=username, client_id=client_id)

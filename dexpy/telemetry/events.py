@@ -22,7 +22,8 @@ def _token_event(grant_type: str) -> str:
 
 def login(connector_id: str, result: str, *, client_id: str, claims: Claims | None = None, user: str = "") -> None:
     """A login attempt a connector checked: `result` is success (with the user's `claims`, audited as `user`
-    and `user_id`) or invalid_credentials (with the name typed as `user`, audited only as its `user_ref`)."""
+    and `user_id`), or invalid_credentials, unavailable (the upstream did not answer) or error (it answered
+    with no usable user), with the name typed as `user`, audited only as its `user_ref`."""
     LOGINS.labels(connector=connector_id or "unknown", result=result).inc()
     who = ({"user": claims.email or claims.username, "user_id": claims.user_id} if claims
            else {"user_ref": user_ref(user)})

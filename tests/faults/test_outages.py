@@ -5,6 +5,7 @@ is left half-stored."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections import Counter
@@ -15,11 +16,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from dexpy.clock import FrozenClock
 from dexpy.config import StorageConfig, load_config
 from dexpy.model import FailureCounter, OfflineSessions, RefreshToken
+from dexpy.logs import AUDIT_LOGGER
 from dexpy.runtime import build_storage
+from dexpy.security.usernames import user_ref
 from dexpy.storage.gc import ORPHAN_GRACE, GarbageCollector
 from dexpy.storage.kubernetes.crds import CRD_DIR
 from dexpy.telemetry.listener import telemetry_app
@@ -114,7 +118,9 @@ def slapd(tmp_path: Path) -> Iterator[Slapd]:
         yield server
 
 
-def test_ldap_outage_under_load(slapd: Slapd, tmp_path: Path, readiness) -> None:
+def test_ldap_outage_under_load(slapd: Slapd, tmp_path: Path, readiness, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=AUDIT_LOGGER)
+    unavailable_before = REGISTRY.get_sample_value("dexpy_logins_total", {"connector": "ldap", "result": "unavailable"})
     connector = {"type": "ldap", "id": "ldap", "name": "OpenLDAP", "config": dex_example_config(slapd)}
     extra = NO_RATE_LIMIT + f"oauth2:\n  passwordConnector: ldap\nconnectors: [{json.dumps(connector)}]\n"
     (tmp_path / "dexpy").mkdir()
@@ -125,15 +131,21 @@ def test_ldap_outage_under_load(slapd: Slapd, tmp_path: Path, readiness) -> None
             load.wait_for(200)
             slapd.stop()
             load.wait_for(503)
-            assert ready().status_code == 503 and ready().json()["checks"]["connector:ldap"]["ok"] is False
+            degraded = ready()
+            assert degraded.status_code == 200 and degraded.json()["status"] == "degraded"
+            assert degraded.json()["checks"]["connector:ldap"]["ok"] is False
             page = submit_password(RelyingParty(server.issuer), "janedoe@example.com", "foo", connector_id="ldap")
             assert page.status_code == 503 and "directory is unavailable" in page.text
             slapd.start()
             load.wait_for(200)
-            assert ready().status_code == 200
+            assert ready().json()["status"] == "ok"
         assert set(load.statuses) <= {200, 503}, load.statuses
         assert {b["error"] for b in load.bodies(503)} == {"temporarily_unavailable"}
         assert_nothing_half_stored(server, load)
+    cut = [r for r in caplog.records if r.name == AUDIT_LOGGER and getattr(r, "result", "") == "unavailable"]
+    assert cut and {(r.connector_id, r.user_ref) for r in cut} == {("ldap", user_ref("janedoe@example.com"))}
+    counted = REGISTRY.get_sample_value("dexpy_logins_total", {"connector": "ldap", "result": "unavailable"})
+    assert counted - (unavailable_before or 0) == len(cut)  # every login the outage cut is counted and audited
 
 
 def test_a_hung_directory_holds_up_only_the_logins_that_need_it(slapd: Slapd, tmp_path: Path) -> None:

@@ -33,6 +33,11 @@ def test_several_user_matchers(make_ldap: MakeLDAP) -> None:
     assert groups_of(connector, "janedoe@example.com", "foo") == ["admins", "developers", "ops"]
 
 
+def test_a_group_two_matchers_find_is_listed_once(make_ldap: MakeLDAP) -> None:
+    twice = {"filter": None, "userMatchers": [{"userAttr": "DN", "groupAttr": "member"}] * 2}
+    assert groups_of(make_ldap(groupSearch=twice), "janedoe@example.com", "foo") == ["admins", "developers"]
+
+
 def test_deprecated_single_matcher(make_ldap: MakeLDAP) -> None:
     connector = make_ldap(groupSearch={"userMatchers": None, "userAttr": "DN", "groupAttr": "member"})
     assert groups_of(connector, "janedoe@example.com", "foo") == ["admins", "developers"]

@@ -4,6 +4,7 @@ following storage."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -12,8 +13,12 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from dexpy.api import pb
+from dexpy.clock import FrozenClock
+from dexpy.config import load_config
 from dexpy.logs import AUDIT_LOGGER
-from tests.fixtures.dexpy_server import run_dexpy
+from dexpy.runtime import build_storage
+from dexpy.telemetry.storage import InstrumentedStorage
+from tests.fixtures.dexpy_server import run_dexpy, serve_config, write_config
 from tests.fixtures.rp import RelyingParty, form_action, form_fields
 from tests.ops.conftest import Ops
 
@@ -135,3 +140,22 @@ def test_discovery_and_keys_are_counted_under_their_routes(ops: Ops) -> None:
     for handler, count in (("/.well-known/openid-configuration", 2), ("/keys", 1)):
         labels = {"code": "200", "method": "GET", "handler": handler}
         assert value(after, "http_requests_total", **labels) - value(before, "http_requests_total", **labels) == count
+
+
+def test_a_signing_key_rotation_is_counted_once_when_it_happens(tmp_path: Path) -> None:
+    """Storage wrapped as `dexpy serve` wraps it; the first key set is a creation, not a rotation."""
+    config = load_config(str(write_config(tmp_path)))
+    clock = FrozenClock(datetime(2026, 12, 6, 9, 0, tzinfo=timezone.utc))
+
+    def rotations() -> float:
+        return REGISTRY.get_sample_value("dexpy_signing_key_rotations_total") or 0.0
+
+    before = rotations()
+    with serve_config(config, storage=InstrumentedStorage(build_storage(config)), clock=clock) as server:
+        first = httpx.get(f"{server.issuer}/keys").json()["keys"]
+        assert rotations() == before
+        clock.advance(config.expiry.signing_keys + timedelta(seconds=1))
+        second = httpx.get(f"{server.issuer}/keys").json()["keys"]
+        httpx.get(f"{server.issuer}/keys")
+    assert rotations() == before + 1
+    assert {k["kid"] for k in first} < {k["kid"] for k in second}  # the new key is published beside the old

@@ -10,9 +10,11 @@ who, which client and connector, and where from (the request's remote address).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
+import secrets
 import sys
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -46,6 +48,18 @@ class RequestContext:
 
 
 request_context: ContextVar[RequestContext | None] = ContextVar("dexpy_request", default=None)
+
+
+class RequestIds:
+    """Unique request ids without a syscall per request: a random prefix and a counter. Make one per process
+    (after forking), so that workers' ids differ."""
+
+    def __init__(self) -> None:
+        self.prefix = secrets.token_hex(6)
+        self.counter = itertools.count(1)
+
+    def new(self) -> str:
+        return f"{self.prefix}-{next(self.counter):x}"
 
 
 def redact(text: str) -> str:

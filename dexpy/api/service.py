@@ -19,7 +19,7 @@ from dexpy import __version__
 from dexpy.api import API_VERSION, pb, rpc
 from dexpy.api import validate as v
 from dexpy.ids import new_id
-from dexpy.logs import audit
+from dexpy.logs import RequestContext, RequestIds, audit, request_context
 from dexpy.model import Client, ConnectorRecord, Password
 from dexpy.oidc.provider import Provider
 from dexpy.oidc.wire import decode_subject
@@ -44,6 +44,7 @@ def _statuses(method: F) -> F:
 
     @functools.wraps(method)
     def call(self: DexService, request: Any, context: grpc.ServicerContext) -> Any:
+        token = request_context.set(RequestContext(self.request_ids.new(), peer_address(context.peer())))
         try:
             v.known_fields(request)
             return method(self, request, context)
@@ -52,8 +53,20 @@ def _statuses(method: F) -> F:
             if code is grpc.StatusCode.UNAVAILABLE:
                 log.warning("api %s: storage unavailable: %s", method.__name__, exc)
             context.abort(code, str(exc) or code.name.lower())
+        finally:
+            request_context.reset(token)
 
     return call  # type: ignore[return-value]
+
+
+def peer_address(peer: str) -> str:
+    """The address in a gRPC peer string (`ipv4:10.0.0.7:41234`, `ipv6:[::1]:41234`), as HTTP lines give it."""
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv4":
+        return rest.rpartition(":")[0]
+    if kind == "ipv6":
+        return rest.rpartition(":")[0].strip("[]")
+    return peer
 
 
 def _client_pb(c: Client, message: Any = None) -> Any:
@@ -89,6 +102,7 @@ class DexService(rpc.DexServicer):  # type: ignore[misc]
     def __init__(self, storage: Storage, provider: Provider) -> None:
         self.storage = storage
         self.provider = provider
+        self.request_ids = RequestIds()
 
     # -- clients --------------------------------------------------------------------------------------------
 
@@ -298,6 +312,5 @@ class DexService(rpc.DexServicer):  # type: ignore[misc]
         user_id, conn_id = _subject(request.user_id)
         if not self.provider.issuance.revoke_user_refresh(user_id, conn_id, request.client_id):
             return pb.RevokeRefreshResp(not_found=True)
-        audit("revocation", user_id=user_id, connector_id=conn_id, client_id=request.client_id,
-              remote_addr=context.peer())
+        audit("revocation", user_id=user_id, connector_id=conn_id, client_id=request.client_id)
         return pb.RevokeRefreshResp()

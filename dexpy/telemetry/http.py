@@ -4,15 +4,13 @@ metrics by route pattern. Domain events (logins, tokens, refusals) are reported 
 from __future__ import annotations
 
 import functools
-import itertools
 import re
-import secrets
 import time
 
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dexpy.logs import RequestContext, request_context
+from dexpy.logs import RequestContext, RequestIds, request_context
 from dexpy.telemetry import HTTP_DURATION, HTTP_REQUESTS, HTTP_RESPONSE_SIZE
 
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -37,20 +35,14 @@ def _http_metrics(code: str, method: str, handler: str) -> tuple[Counter, Histog
     return HTTP_REQUESTS.labels(*labels), HTTP_DURATION.labels(*labels), HTTP_RESPONSE_SIZE.labels(*labels)
 
 
-class RequestIds:
-    """Unique request ids without a syscall per request: a random process prefix and a counter."""
-
-    def __init__(self) -> None:
-        self.prefix = secrets.token_hex(6)
-        self.counter = itertools.count(1)
-
-    def __call__(self, scope: Scope) -> str:
-        for name, value in scope.get("headers", []):
-            if name == b"x-request-id":
-                text = value.decode("latin-1")
-                if _VALID_REQUEST_ID.fullmatch(text):
-                    return text
-        return f"{self.prefix}-{next(self.counter):x}"
+def request_id(scope: Scope, ids: RequestIds) -> str:
+    """The caller's `X-Request-Id` when it is a sane one, else a new id."""
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            if _VALID_REQUEST_ID.fullmatch(text):
+                return text
+    return ids.new()
 
 
 class TelemetryMiddleware:
@@ -63,7 +55,7 @@ class TelemetryMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        ctx = RequestContext(request_id=self.request_ids(scope), remote_addr=(scope.get("client") or ("",))[0])
+        ctx = RequestContext(request_id=request_id(scope, self.request_ids), remote_addr=(scope.get("client") or ("",))[0])
         token = request_context.set(ctx)
         start = time.perf_counter()
         status, size = 500, 0

@@ -42,8 +42,9 @@ def test_audit_lines_for_login_token_refresh_and_revocation(ops: Ops, caplog: py
     assert (refresh["event"], refresh["result"], refresh["client_id"]) == ("refresh", "success", "example-app")
     assert (revocation["event"], revocation["user_id"], revocation["client_id"]) == (
         "revocation", USER_ID, "example-app")
-    assert "127.0.0.1" in str(revocation["remote_addr"])
-    assert all(isinstance(line["request_id"], str) for line in (login, token, refresh))
+    assert revocation["remote_addr"] == "127.0.0.1"  # the gRPC peer, spelled as HTTP lines spell it
+    ids = [line["request_id"] for line in (login, token, refresh, revocation)]
+    assert all(isinstance(i, str) and i for i in ids) and len(set(ids)) == 4
 
 
 def test_failures_are_audited(ops: Ops, caplog: pytest.LogCaptureFixture) -> None:

@@ -99,6 +99,14 @@ class Pingable(Protocol):
         ...
 
 
+@runtime_checkable
+class Closable(Protocol):
+    def close(self) -> None:
+        """Release what the connector holds upstream (pooled connections). Called once it is replaced or
+        removed; a call still running on it may go on, and may reopen what it needs."""
+        ...
+
+
 ConnectorFactory = Callable[[Mapping[str, Any]], object]
 """Builds a connector from its `config` mapping; raises ConnectorConfigError on bad config."""
 

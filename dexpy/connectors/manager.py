@@ -4,12 +4,16 @@ reopened when their stored record changes, so connectors added through the API n
 from __future__ import annotations
 
 import json
+import logging
 import threading
+from collections.abc import Callable
 
-from dexpy.connectors.base import build_connector
+from dexpy.connectors.base import Closable, build_connector
 from dexpy.connectors.local import LOCAL_CONNECTOR_TYPE, LocalConnector
 from dexpy.model import ConnectorRecord
 from dexpy.storage import NotFound, Storage
+
+log = logging.getLogger(__name__)
 
 
 class UnknownConnector(KeyError):
@@ -17,6 +21,16 @@ class UnknownConnector(KeyError):
 
 
 class ConnectorManager:
+    """Keeps one open instance per connector, built from its stored record.
+
+    An instance whose record changed or is gone is dropped and closed as soon as the manager sees it: at the
+    next `get` of it, or at the next `records()` (login page, readiness checks). It is closed at once rather
+    than when the calls running on it end, because callers hold it without a lease, so nothing tells when they
+    are done. That is safe for LDAP: closing drops only idle pooled connections, so a login in flight keeps the
+    one it holds and finishes under the old config; should it need another, it opens one, which goes with the
+    old instance when that is garbage-collected.
+    """
+
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
         self._open: dict[str, tuple[ConnectorRecord, object]] = {}
@@ -24,12 +38,16 @@ class ConnectorManager:
 
     def records(self) -> list[ConnectorRecord]:
         """Every configured connector, sorted by name as the login page lists them."""
-        return sorted(self._storage.list(ConnectorRecord), key=lambda r: r.name.lower())
+        records = self._storage.list(ConnectorRecord)
+        current = {r.id: r for r in records}
+        self._retire(lambda connector_id, record: current.get(connector_id) != record)
+        return sorted(records, key=lambda r: r.name.lower())
 
     def record(self, connector_id: str) -> ConnectorRecord:
         try:
             return self._storage.get(ConnectorRecord, connector_id)
         except NotFound:
+            self._retire(lambda open_id, _: open_id == connector_id)
             raise UnknownConnector(connector_id) from None
 
     def get(self, connector_id: str) -> object:
@@ -41,14 +59,33 @@ class ConnectorManager:
                 return cached[1]
             connector = self._build(record)
             self._open[connector_id] = (record, connector)
-            return connector
+        if cached is not None:
+            _close(connector_id, cached[1])
+        return connector
 
     def _build(self, record: ConnectorRecord) -> object:
         if record.type == LOCAL_CONNECTOR_TYPE:
             return LocalConnector(self._storage)
         return build_connector(record.type, json.loads(record.config or b"{}"))
 
+    def _retire(self, stale: Callable[[str, ConnectorRecord], bool]) -> None:
+        """Drop the open connectors `stale` picks, then close them (outside the lock: closing may wait on the
+        network)."""
+        with self._lock:
+            retired = [(i, self._open.pop(i)[1]) for i, (record, _) in list(self._open.items()) if stale(i, record)]
+        for connector_id, connector in retired:
+            _close(connector_id, connector)
+
     def open_all(self) -> None:
         """Open every connector now, so that start-up fails on a bad connector config."""
         for record in self.records():
             self.get(record.id)
+
+
+def _close(connector_id: str, connector: object) -> None:
+    """A connector that fails to close must not fail the login that noticed its record changed."""
+    if isinstance(connector, Closable):
+        try:
+            connector.close()
+        except Exception:
+            log.warning("closing the replaced connector %s failed", connector_id, exc_info=True)

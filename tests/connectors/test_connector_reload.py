@@ -1,0 +1,127 @@
+"""An LDAP connector changed or deleted through the gRPC API, on a running dexpy against the real slapd: the new
+config is in force at once, and the instance it replaces is closed."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import ldap3
+import pytest
+
+from dexpy.api import pb, rpc
+from dexpy.api.server import start_grpc, stop_grpc
+from dexpy.config import GRPCConfig
+from dexpy.connectors.base import Scopes
+from dexpy.connectors.ldap import LDAPConnector
+from dexpy.connectors.manager import ConnectorManager
+from tests.connectors.conftest import dex_example_config, merged
+from tests.fixtures.dexpy_server import free_port, run_dexpy
+from tests.fixtures.rp import RelyingParty
+from tests.fixtures.slapd import Slapd
+
+STAFF_ONLY = {"userSearch": {"filter": "(employeeType=staff)"}}  # john is staff, jane is not
+
+
+@dataclass
+class Live:
+    issuer: str
+    stub: Any
+    connectors: ConnectorManager
+    slapd: Slapd
+
+    def logs_in(self, username: str, password: str) -> bool:
+        """A login in a fresh browser (no session to sign on with) through the connector."""
+        response = RelyingParty(self.issuer).authorize(username=username, password=password, connector_id="ldap",
+                                                       scope="openid")
+        return response.is_redirect and "code=" in response.headers["location"]
+
+    def login_page(self) -> str:
+        rp = RelyingParty(self.issuer)
+        return rp.browse(rp.auth_url()).text
+
+    def update(self, **changes: Any) -> None:
+        config = json.dumps(merged(dex_example_config(self.slapd), changes)).encode()
+        assert not self.stub.UpdateConnector(pb.UpdateConnectorReq(id="ldap", new_config=config)).not_found
+
+    def instance(self) -> LDAPConnector:
+        connector = self.connectors.get("ldap")
+        assert isinstance(connector, LDAPConnector)
+        return connector
+
+
+def pooled(connector: LDAPConnector) -> list[ldap3.Connection]:
+    """The idle connections of both pools (white box: what `close()` must shut)."""
+    conns = [*connector._search_pool._idle, *connector._bind_pool._idle]
+    assert conns and not any(c.closed for c in conns)
+    return conns
+
+
+@pytest.fixture
+def live(slapd: Slapd, tmp_path: Path) -> Iterator[Live]:
+    """dexpy with its gRPC API (plaintext, loopback) and an LDAP connector created through it."""
+    with run_dexpy(tmp_path) as server:
+        addr = f"127.0.0.1:{free_port()}"
+        grpc_server, _ = start_grpc(GRPCConfig(addr=addr), server.runtime.provider)
+        try:
+            stub = rpc.DexStub(grpc.insecure_channel(addr))
+            connector = pb.Connector(id="ldap", type="ldap", name="OpenLDAP",
+                                     config=json.dumps(dex_example_config(slapd)).encode())
+            assert not stub.CreateConnector(pb.CreateConnectorReq(connector=connector)).already_exists
+            yield Live(server.issuer, stub, server.runtime.provider.connectors, slapd)
+        finally:
+            stop_grpc(grpc_server, grace=1)
+
+
+def test_an_updated_connector_uses_the_new_config_and_the_old_instance_is_closed(live: Live) -> None:
+    assert live.logs_in("janedoe@example.com", "foo")
+    old = live.instance()
+    old_conns = pooled(old)
+
+    live.update(**STAFF_ONLY)
+    assert not live.logs_in("janedoe@example.com", "foo")
+    assert live.logs_in("johndoe@example.com", "bar")
+    assert live.instance() is not old
+    assert all(c.closed for c in old_conns)
+
+
+def test_a_login_in_flight_on_the_replaced_instance_finishes(live: Live, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replaced between its search and its bind, a login completes under the config it started with."""
+    old = live.instance()
+    assert old.login(Scopes(), "janedoe@example.com", "foo") is not None
+    old_conns = pooled(old)
+    searched, replaced = threading.Event(), threading.Event()
+    bind = old._password_ok
+
+    def paused_bind(dn: str, password: str) -> bool:
+        searched.set()
+        assert replaced.wait(5)
+        return bind(dn, password)
+
+    monkeypatch.setattr(old, "_password_ok", paused_bind)
+    result: list[object] = []
+    login = threading.Thread(target=lambda: result.append(old.login(Scopes(), "janedoe@example.com", "foo")))
+    login.start()
+    assert searched.wait(5)
+    live.update(**STAFF_ONLY)
+    assert live.instance() is not old  # the manager notices the change, and closes `old`
+    assert all(c.closed for c in old_conns)
+    replaced.set()
+    login.join(5)
+    assert result and result[0] is not None
+
+
+def test_a_deleted_connector_is_gone_and_closed(live: Live) -> None:
+    assert live.logs_in("janedoe@example.com", "foo")
+    old_conns = pooled(live.instance())
+    assert "OpenLDAP" in live.login_page()
+
+    assert not live.stub.DeleteConnector(pb.DeleteConnectorReq(id="ldap")).not_found
+    assert "OpenLDAP" not in live.login_page()
+    assert all(c.closed for c in old_conns)
+    assert not live.logs_in("janedoe@example.com", "foo")

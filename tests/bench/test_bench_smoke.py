@@ -3,6 +3,9 @@ the server starts with its workers, tokens come from a real login, wrk's report 
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 from bench import run, servers
@@ -24,3 +27,26 @@ def test_quick_bench_measures_dexpy(tmp_path: Path) -> None:
     refresh_row = next(line for line in text.splitlines() if line.startswith("token refresh_token"))
     assert f"{measured.results['token refresh_token'].rps:.0f}" in refresh_row  # type: ignore[union-attr]
     assert "n/a   token refresh >= peer" in text
+
+
+def bench_command(*argv: str) -> list[str]:
+    done = subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_ldap_login_bench_prints_a_row_per_thread_count() -> None:
+    lines = bench_command("bench.ldap_login", "-n", "20", "--threads", "1", "2", "--groups")
+    assert lines[0] == "ldap, groups=True, 20 logins per row"
+    rows = [line.split() for line in lines[2:]]
+    assert [row[0] for row in rows] == ["1", "2"]
+    for _, median, p99, rate in rows:
+        assert 0 < float(median) <= float(p99) and float(rate) > 0
+
+
+def test_password_guessing_bench_shows_the_lockout_cutting_checked_guesses() -> None:
+    off, on = bench_command("bench.password_guessing", "--seconds", "1.5")
+    pattern = re.compile(r"= ([\d.]+) checked guesses per minute")
+    rate = [float(pattern.search(line)[1]) for line in (off, on)]  # type: ignore[index]
+    assert off.startswith("lockout off") and on.startswith("lockout on") and rate[1] < rate[0]

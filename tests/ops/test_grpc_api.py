@@ -65,11 +65,13 @@ def test_client_lifecycle_and_the_server_uses_it_at_once(ops: Ops) -> None:
     assert rp.token(grant_type="authorization_code", code="x", redirect_uri=redirect).status_code == 401
 
 
+BAD_REDIRECT_URIS = ["/relative/callback", "http:///no-host", "https://a.example/cb#fragment"]
+WEAK_HASHES = [(bcrypt.hashpw(b"pw", bcrypt.gensalt(4)), "cost 4"), (b"plaintext", "not a bcrypt hash")]
+
+
 @pytest.mark.parametrize("client", [
     pb.Client(id="has space", redirect_uris=["http://a.example/cb"]),
-    pb.Client(id="ok", redirect_uris=["/relative/callback"]),
-    pb.Client(id="ok", redirect_uris=["http:///no-host"]),
-    pb.Client(id="ok", redirect_uris=["https://a.example/cb#fragment"]),
+    *(pb.Client(id="ok", redirect_uris=[uri]) for uri in BAD_REDIRECT_URIS),
     pb.Client(id="ok", logo_url="javascript:alert(1)"),
 ])
 def test_invalid_clients_are_refused_with_a_message(ops: Ops, client: Any) -> None:
@@ -77,6 +79,19 @@ def test_invalid_clients_are_refused_with_a_message(ops: Ops, client: Any) -> No
         ops.stub().CreateClient(pb.CreateClientReq(client=client))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "invalid" in info.value.details()
+
+
+@pytest.mark.parametrize("uri", BAD_REDIRECT_URIS)
+def test_an_update_with_a_bad_redirect_uri_is_refused_and_changes_nothing(ops: Ops, uri: str) -> None:
+    stub = ops.stub()
+    client = pb.Client(id="app", name="App", redirect_uris=["http://127.0.0.1:5560/cb"])
+    stub.CreateClient(pb.CreateClientReq(client=client))
+    update = pb.UpdateClientReq(id="app", name="Renamed", redirect_uris=["http://127.0.0.1:5560/ok", uri])
+    with pytest.raises(grpc.RpcError) as info:
+        stub.UpdateClient(update)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "invalid redirect URI" in info.value.details()
+    stored = stub.GetClient(pb.GetClientReq(id="app")).client
+    assert (stored.name, list(stored.redirect_uris)) == ("App", ["http://127.0.0.1:5560/cb"])
 
 
 def test_static_clients_are_read_only(ops: Ops) -> None:
@@ -109,15 +124,26 @@ def test_password_lifecycle_and_login(ops: Ops) -> None:
     assert stub.DeletePassword(pb.DeletePasswordReq(email="kim@example.com")).not_found
 
 
-@pytest.mark.parametrize(("hashed", "message"), [
-    (bcrypt.hashpw(b"pw", bcrypt.gensalt(4)), "cost 4"),
-    (b"plaintext", "not a bcrypt hash"),
-])
+@pytest.mark.parametrize(("hashed", "message"), WEAK_HASHES)
 def test_weak_or_missing_hashes_are_refused(ops: Ops, hashed: bytes, message: str) -> None:
     password = pb.Password(email="a@example.com", hash=hashed, user_id="a")
     with pytest.raises(grpc.RpcError) as info:
         ops.stub().CreatePassword(pb.CreatePasswordReq(password=password))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and message in info.value.details()
+
+
+@pytest.mark.parametrize(("hashed", "message"), WEAK_HASHES)
+def test_an_update_to_a_weak_or_missing_hash_is_refused_and_keeps_the_old_one(ops: Ops, hashed: bytes,
+                                                                              message: str) -> None:
+    stub = ops.stub()
+    old = bcrypt.hashpw(b"s3cret-pw", bcrypt.gensalt(10))
+    stub.CreatePassword(pb.CreatePasswordReq(password=pb.Password(email="a@example.com", hash=old, user_id="a")))
+    with pytest.raises(grpc.RpcError) as info:
+        stub.UpdatePassword(pb.UpdatePasswordReq(email="a@example.com", new_hash=hashed, new_username="renamed"))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and message in info.value.details()
+    stored = {p.email: p for p in stub.ListPasswords(pb.ListPasswordReq()).passwords}["a@example.com"]
+    assert (stored.hash, stored.username) == (old, "")
+    assert stub.VerifyPassword(pb.VerifyPasswordReq(email="a@example.com", password="s3cret-pw")).verified
 
 
 def test_connector_lifecycle_is_live(ops: Ops) -> None:

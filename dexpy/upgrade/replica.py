@@ -20,22 +20,30 @@ log = logging.getLogger(__name__)
 class Replica:
     elector: LeaderElector
     controller: Controller
-    failures: int = 0  # turns in a row that an API error cut short
+    failures: int = 0  # turns in a row that an error cut short
 
     def turn(self) -> float:
         """Renew or take the Lease and run one pass, or do nothing as a follower; returns how long to sleep.
 
         A leader's wait is short enough to keep its Lease. An API error (5xx, 403, no connection) ends the turn
         with one log line and a doubling wait; a replica that could not renew the Lease does not reconcile.
+        Any other exception (a bug, or input no check foresaw) is handled the same way, with its traceback
+        logged at debug level, so the process keeps running and keeps the Lease instead of crash-looping.
         """
         try:
             delay = min(self.controller.reconcile(), RENEW_SECONDS) if self.elector.try_acquire() else RETRY_SECONDS
         except ApiError as exc:
-            self.failures += 1
-            wait = min(BACKOFF_CAP, RETRY_SECONDS * 2 ** (self.failures - 1))
-            log.warning("Kubernetes API error (%d in a row), next try in %.0fs: %s", self.failures, wait, exc)
-            return wait
+            return self._back_off("Kubernetes API error", exc)
+        except Exception as exc:
+            log.debug("unexpected error in a reconcile pass", exc_info=True)
+            return self._back_off(f"unexpected {type(exc).__name__}", exc)
         if self.failures:
-            log.info("Kubernetes API answers again after %d failed turns", self.failures)
+            log.info("reconciling again after %d failed turns", self.failures)
             self.failures = 0
         return delay
+
+    def _back_off(self, what: str, exc: Exception) -> float:
+        self.failures += 1
+        wait = min(BACKOFF_CAP, RETRY_SECONDS * 2 ** (self.failures - 1))
+        log.warning("%s (%d in a row), next try in %.0fs: %s", what, self.failures, wait, exc)
+        return wait

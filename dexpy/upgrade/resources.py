@@ -5,6 +5,7 @@ Parsing fills every default in one place and turns bad input into `InvalidResour
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -187,12 +188,21 @@ def _strategy(raw: Mapping[str, Any]) -> Strategy:
     default = Strategy()
     return Strategy(
         step_timeout=_seconds(raw.get("stepTimeoutSeconds"), default.step_timeout),
-        max_unavailable=nodes.get("maxUnavailable", default.max_unavailable),
+        max_unavailable=_max_unavailable(nodes.get("maxUnavailable", default.max_unavailable)),
         canary_count=int(canary.get("count", 0)),
         canary_soak=_seconds(canary.get("soakSeconds"), default.canary_soak),
         drain_enabled=bool(drain.get("enabled", True)),
         drain_timeout=_seconds(drain.get("timeoutSeconds"), default.drain_timeout),
     )
+
+
+def _max_unavailable(value: object) -> int | str:
+    """An int >= 0 or a percentage "N%": the CRD's int-or-string lets anything else through."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d+%", value):
+        return value
+    raise ValueError(f"strategy.nodes.maxUnavailable: {value!r} is not a count >= 0 or a percentage like '25%'")
 
 
 def _backup(raw: Mapping[str, Any]) -> Backup:

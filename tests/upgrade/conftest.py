@@ -64,6 +64,12 @@ class Cluster:
         return self.kube.get(f"/apis/apps/v1/namespaces/kube-system/{plural}/{name}")
 
 
+def spec_writes(cluster: Cluster) -> int:
+    """Patches of workloads and Nodes themselves (the simulator only writes their status)."""
+    kinds = ("deployments", "daemonsets", "nodes")
+    return sum(cluster.api.count(verb="patch", resource=kind, subresource="") for kind in kinds)
+
+
 def completed(cluster: Cluster) -> bool:
     return cluster.status().get("progress", {}).get("phase") == "Done"
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from dexpy.upgrade.kube import ApiError
-from tests.upgrade.conftest import NEW, OLD, Cluster, completed, halted
+from tests.upgrade.conftest import NEW, OLD, Cluster, completed, halted, spec_writes
 
 JOBS = "/apis/batch/v1/namespaces/kube-system/jobs"
 FIRST = "etcd-backup-1-30-2-to-1-31-0"
@@ -15,12 +15,6 @@ FIRST = "etcd-backup-1-30-2-to-1-31-0"
 
 def job_names(cluster: Cluster) -> list[str]:
     return sorted(job["metadata"]["name"] for job in cluster.kube.list(JOBS))
-
-
-def spec_writes(cluster: Cluster) -> int:
-    """Patches of workloads and Nodes themselves (the simulator only writes their status)."""
-    kinds = ("deployments", "daemonsets", "nodes")
-    return sum(cluster.api.count(verb="patch", resource=kind, subresource="") for kind in kinds)
 
 
 def test_a_failed_required_backup_is_retried_with_a_new_job_after_a_spec_change(cluster: Cluster) -> None:

@@ -71,7 +71,33 @@ def test_a_replica_rides_out_5xx_a_closed_port_and_403_then_finishes(
     assert "503" in failures[0].getMessage() and "Connection refused" in failures[3].getMessage()
     assert "403" in failures[-1].getMessage()
     run(cluster, [leader], 80)
-    assert leader.failures == 0 and "answers again after 7 failed turns" in caplog.text
+    assert leader.failures == 0 and "reconciling again after 7 failed turns" in caplog.text
+    assert_updated_once(cluster)
+
+
+def test_an_unexpected_exception_is_logged_and_backed_off_not_fatal(
+    cluster: Cluster, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    leader = replica(cluster, "replica-a", tmp_path)
+    cluster.set_spec(desiredVersion=NEW)
+    run(cluster, [leader], 30, stop=scheduler_patched)
+    caplog.set_level(logging.DEBUG, logger="dexpy.upgrade")
+    reconcile = leader.controller.reconcile
+
+    def broken() -> float:
+        raise ValueError("invalid literal for int() with base 10: 'one'")
+
+    monkeypatch.setattr(leader.controller, "reconcile", broken)
+    waits = [leader.turn() for _ in range(3)]  # would have ended `dexpy upgrade-controller` before
+    assert waits == [2.0, 4.0, 8.0]
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 3 and all(r.exc_info is None and "\n" not in r.getMessage() for r in warnings)
+    assert "unexpected ValueError" in warnings[0].getMessage() and "'one'" in warnings[0].getMessage()
+    tracebacks = [r for r in caplog.records if r.levelno == logging.DEBUG and r.exc_info]
+    assert len(tracebacks) == 3
+    monkeypatch.setattr(leader.controller, "reconcile", reconcile)
+    run(cluster, [leader], 80)
+    assert leader.failures == 0 and "reconciling again after 3 failed turns" in caplog.text
     assert_updated_once(cluster)
 
 

@@ -7,7 +7,7 @@ import pytest
 from dexpy.upgrade.lease import LeaderElector
 from dexpy.upgrade.paths import EVENTS
 from tests.upgrade.builders import images, release
-from tests.upgrade.conftest import NEW, NODES, OLD, Cluster, completed, halted
+from tests.upgrade.conftest import NEW, NODES, OLD, Cluster, completed, halted, spec_writes
 
 
 def image(cluster: Cluster, name: str) -> str:
@@ -187,6 +187,8 @@ def test_a_failed_required_backup_stops_before_anything_changes(cluster: Cluster
         ({"desiredVersion": "1.99.0"}, "VersionNotFound"),
         ({"desiredVersion": "1.30.1"}, "NotReachable"),
         ({"automaticUpdates": True, "channel": "beta"}, "NoChannel"),
+        ({"desiredVersion": NEW, "strategy": {"nodes": {"maxUnavailable": "one"}}}, "InvalidSpec"),
+        ({"desiredVersion": NEW, "strategy": {"nodes": {"maxUnavailable": -1}}}, "InvalidSpec"),
     ],
 )
 def test_bad_input_is_reported_and_nothing_is_patched(cluster: Cluster, spec: dict, reason: str) -> None:
@@ -195,7 +197,8 @@ def test_bad_input_is_reported_and_nothing_is_patched(cluster: Cluster, spec: di
     cluster.set_spec(**spec)
     cluster.drive(3)
     assert cluster.condition("Failing")["reason"] == reason
-    assert image(cluster, "kube-apiserver") == images(OLD)["kube-apiserver"]
+    assert cluster.condition("Progressing")["message"] == "nothing was changed"
+    assert spec_writes(cluster) == 0
 
 
 def test_a_blocked_release_is_refused(cluster: Cluster) -> None:

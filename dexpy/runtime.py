@@ -111,5 +111,6 @@ class Runtime:
             self._gc.stop()
         for thread in self._threads:
             thread.join(timeout=5)
+        self.provider.connectors.close_all()
         self.storage.close()
 

@@ -27,8 +27,7 @@ class ConnectorManager:
     next `get` of it, or at the next `records()` (login page, readiness checks). It is closed at once rather
     than when the calls running on it end, because callers hold it without a lease, so nothing tells when they
     are done. That is safe for LDAP: closing drops only idle pooled connections, so a login in flight keeps the
-    one it holds and finishes under the old config; should it need another, it opens one, which goes with the
-    old instance when that is garbage-collected.
+    one it holds and finishes under the old config (the closed pool then closes it instead of keeping it).
     """
 
     def __init__(self, storage: Storage) -> None:
@@ -75,6 +74,10 @@ class ConnectorManager:
             retired = [(i, self._open.pop(i)[1]) for i, (record, _) in list(self._open.items()) if stale(i, record)]
         for connector_id, connector in retired:
             _close(connector_id, connector)
+
+    def close_all(self) -> None:
+        """At shutdown: close every open connector (an LDAP connector's pooled connections)."""
+        self._retire(lambda _id, _record: True)
 
     def open_all(self) -> None:
         """Open every connector now, so that start-up fails on a bad connector config."""

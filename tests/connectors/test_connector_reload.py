@@ -114,6 +114,7 @@ def test_a_login_in_flight_on_the_replaced_instance_finishes(live: Live, monkeyp
     replaced.set()
     login.join(5)
     assert result and result[0] is not None
+    assert not old._search_pool._idle and not old._bind_pool._idle  # what it used after the close is closed too
 
 
 def test_a_deleted_connector_is_gone_and_closed(live: Live) -> None:
@@ -125,3 +126,12 @@ def test_a_deleted_connector_is_gone_and_closed(live: Live) -> None:
     assert "OpenLDAP" not in live.login_page()
     assert all(c.closed for c in old_conns)
     assert not live.logs_in("janedoe@example.com", "foo")
+
+
+def test_shutdown_closes_the_connectors_connections(slapd: Slapd, tmp_path: Path) -> None:
+    connector = {"type": "ldap", "id": "ldap", "name": "OpenLDAP", "config": dex_example_config(slapd)}
+    with run_dexpy(tmp_path, f"connectors: [{json.dumps(connector)}]\n") as server:
+        ldap = server.runtime.provider.connectors.get("ldap")
+        assert isinstance(ldap, LDAPConnector) and ldap.login(Scopes(), "janedoe@example.com", "foo") is not None
+        conns = pooled(ldap)
+    assert all(c.closed for c in conns)

@@ -186,6 +186,7 @@ class Pool:
         self._operation = operation
         self._slots = threading.BoundedSemaphore(size)
         self._idle: list[ldap3.Connection] = []
+        self._closed = False
         self._lock = threading.Lock()
         self._wait = wait
 
@@ -212,6 +213,9 @@ class Pool:
             return self._use(self._opener(), op)
 
     def close(self) -> None:
+        """Close the idle connections; one an operation in flight hands back afterwards is closed, not kept."""
+        with self._lock:
+            self._closed = True
         self._drop_idle()
 
     @contextmanager
@@ -231,7 +235,11 @@ class Pool:
         with _closed_on_failure(conn):
             result = op(conn)
         with self._lock:
-            self._idle.append(conn)
+            keep = not self._closed
+            if keep:
+                self._idle.append(conn)
+        if not keep:
+            _close(conn)
         return result
 
     def _drop_idle(self) -> None:

@@ -147,7 +147,8 @@ class Controller:
         )
         work.condition("Paused", spec.paused, "Paused" if spec.paused else "NotPaused")
         if target is None:
-            return self._idle(work, "no update requested")
+            automatic = spec.automatic_updates and spec.desired_version is None
+            return self._idle(work, f"no update available on channel {spec.channel}" if automatic else "no update requested")
         if progress.get("phase") == HALTED and progress.get("target") == str(target.version):
             if progress.get("haltedGeneration") == work.generation:
                 work.condition("Progressing", False, "Halted", "halted; change the spec to retry")

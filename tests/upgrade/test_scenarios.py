@@ -181,6 +181,18 @@ def test_a_failed_required_backup_stops_before_anything_changes(cluster: Cluster
     assert image(cluster, "kube-apiserver") == images(OLD)["kube-apiserver"]
 
 
+def test_automatic_updates_with_nothing_offered_say_so(cluster: Cluster) -> None:
+    cluster.set_spec(desiredVersion=NEW)
+    cluster.drive(80, stop=completed)
+    cluster.set_spec(desiredVersion=None, automaticUpdates=True)
+    cluster.drive(2)
+    progressing = cluster.condition("Progressing")
+    assert (progressing["status"], progressing["message"]) == ("False", "no update available on channel stable")
+    cluster.set_spec(automaticUpdates=False)
+    cluster.drive(1)
+    assert cluster.condition("Progressing")["message"] == "no update requested"
+
+
 @pytest.mark.parametrize(
     ("spec", "reason"),
     [

@@ -96,10 +96,12 @@ class Controller:
         return delay
 
     def _refuse(self, work: Pass, refusal: errors.Refused) -> None:
+        """Bad input: nothing is written but the status; an attempt under way stops where it is (see docs/upgrade.md)."""
         message = str(refusal)
         work.condition("Failing", True, refusal.reason, message)
         work.condition("Upgradeable", False, refusal.reason, message)
-        work.condition("Progressing", False, refusal.reason, "nothing was changed")
+        under_way = work.progress.get("target") and work.progress.get("phase") not in (DONE, "Preflight")
+        work.condition("Progressing", False, refusal.reason, "halted mid-update" if under_way else "nothing was changed")
         if isinstance(refusal, errors.NoChannel):
             work.condition("RetrievedUpdates", False, refusal.reason, message)
         work.event_on_change("Warning", refusal.reason, message)

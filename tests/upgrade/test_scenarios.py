@@ -218,6 +218,26 @@ def test_a_blocked_release_is_refused(cluster: Cluster) -> None:
     cluster.set_spec(desiredVersion=NEW)
     cluster.drive(3)
     assert cluster.condition("Failing")["reason"] == "ReleaseBlocked" and "CVE" in cluster.condition("Failing")["message"]
+    assert cluster.condition("Progressing")["message"] == "nothing was changed"
+    assert spec_writes(cluster) == 0
+    assert cluster.kube.list("/apis/batch/v1/namespaces/kube-system/jobs") == []
+
+
+def test_a_release_blocked_mid_update_halts_it_where_it_is_until_unblocked(cluster: Cluster) -> None:
+    cluster.set_spec(desiredVersion=NEW)
+    cluster.drive(30, stop=lambda c: image(c, "kube-scheduler") == images(NEW)["kube-scheduler"])
+    release_path = "/apis/upgrade.dexpy.io/v1alpha1/releases/v1.31.0"
+    cluster.kube.patch(release_path, {"spec": {"blocked": True, "blockedReason": "CVE"}})
+    before = spec_writes(cluster)
+    cluster.drive(10)
+    assert spec_writes(cluster) == before  # no further patch, no node touched
+    assert image(cluster, "kube-controller-manager") == images(OLD)["kube-controller-manager"]
+    assert cluster.condition("Failing")["reason"] == "ReleaseBlocked"
+    assert cluster.condition("Progressing")["message"] == "halted mid-update"
+    assert cluster.status()["history"][0]["state"] == "Partial"
+    cluster.kube.patch(release_path, {"spec": {"blocked": False}})
+    cluster.drive(80, stop=completed)
+    assert cluster.status()["currentVersion"] == NEW
 
 
 def test_a_missing_component_is_refused(cluster: Cluster) -> None:

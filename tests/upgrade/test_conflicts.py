@@ -44,7 +44,16 @@ def controller_manager_patch(path: str, patched: list[str]) -> bool:
     return path.endswith("/deployments/kube-controller-manager")
 
 
-@pytest.mark.parametrize("when", [after_scheduler_patch, controller_manager_patch])
+def cordon_of_w1(path: str, patched: list[str]) -> bool:
+    return path.endswith("/nodes/w1")
+
+
+def uncordon_of_w1(path: str, patched: list[str]) -> bool:
+    """The third patch of w1: after its cordon and the one that marks it Verifying."""
+    return path.endswith("/nodes/w1") and patched.count(path) == 2
+
+
+@pytest.mark.parametrize("when", [after_scheduler_patch, controller_manager_patch, cordon_of_w1, uncordon_of_w1])
 def test_a_conflicting_write_is_read_again_and_the_update_finishes_once(
     cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: Callable[[str, list[str]], bool]
 ) -> None:
@@ -58,9 +67,8 @@ def test_a_conflicting_write_is_read_again_and_the_update_finishes_once(
 
     rival = next(p.removeprefix("rival ") for p in kube.patched if p.startswith("rival "))
     conflicts = [r for r in cluster.api.requests if r.user == "controller" and r.status == 409]
-    assert [(r.resource, r.subresource) for r in conflicts] == [
-        ("clusterversions", "status") if "clusterversions" in rival else ("deployments", "")
-    ]
+    resource = next(kind for kind in ("clusterversions", "deployments", "nodes") if f"/{kind}/" in rival)
+    assert [(r.resource, r.subresource) for r in conflicts] == [(resource, "status" if rival.endswith("/status") else "")]
     assert completed(cluster) and cluster.status()["currentVersion"] == NEW
     assert [h["state"] for h in cluster.status()["history"]] == ["Completed"]
     patches = Counter(
@@ -74,3 +82,33 @@ def test_a_conflicting_write_is_read_again_and_the_update_finishes_once(
     assert reasons["UpdateStarted"] == reasons["UpgradeCompleted"] == 1
     assert reasons["ComponentUpdating"] == len(DEFAULT_COMPONENTS)  # one Event per change, none lost or doubled
     assert reasons["NodeCordoned"] == reasons["NodeUpgraded"] == len(NODES)
+
+
+class RivalCreatesTheJob(Kube):
+    """Another replica creates the backup Job between this controller's look-up (404) and its create."""
+
+    rival: Kube
+
+    def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        if path.endswith("/jobs") and not self.rival.list(path):
+            self.rival.create(path, body)
+        return super().create(path, body)
+
+
+def test_a_backup_job_created_meanwhile_is_adopted_not_doubled(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = cluster.api.add_user("controller", [Rule(frozenset({"*"}), frozenset({"*"}))])
+    kube = RivalCreatesTheJob.connect(str(cluster.api.write_kubeconfig(tmp_path / "kc", token=token)))
+    kube.rival = cluster.kube
+    controller = Controller(kube, clock=cluster.clock)
+    monkeypatch.setattr(cluster, "controller", lambda: controller)
+    cluster.set_spec(desiredVersion=NEW, backup={"policy": "Required"})
+    cluster.drive(80, stop=completed)
+
+    [refused] = [r for r in cluster.api.requests if r.user == "controller" and r.resource == "jobs" and r.verb == "create"]
+    assert refused.status == 409  # AlreadyExists
+    [job] = cluster.kube.list("/apis/batch/v1/namespaces/kube-system/jobs")
+    assert cluster.status()["lastBackup"]["name"] == job["metadata"]["name"] == "etcd-backup-1-30-2-to-1-31-0"
+    assert cluster.status()["currentVersion"] == NEW
+    assert cluster.condition("Failing")["status"] == "False"

@@ -157,7 +157,7 @@ class Controller:
                 return IDLE
             progress.update(phase="", stepStartedTime=stamp(work.now))  # the retried step gets its full timeout
             work.condition("Failing", False, "Retrying")
-        nodes = observe.nodes(self._kube)
+        nodes = observe.nodes(self._kube, next((c for c in spec.components if c.per_node), None))
         descending = rolling_back or plan.descending(views, target, current)
         situation = plan.Situation(
             components=views,

@@ -36,6 +36,11 @@ def template_version(workload: Obj) -> Version | None:
     return parse_or_none(annotations.get(ANNOTATION_VERSION))
 
 
+def pod_version(pod: Obj) -> Version | None:
+    """The version annotation a pod got from its workload's template."""
+    return parse_or_none((pod.get("metadata", {}).get("annotations") or {}).get(ANNOTATION_VERSION))
+
+
 def running_version(workload: Obj, container: str) -> Version | None:
     """The version annotation, else the container's image tag: a cluster installed without dexpy has no annotation."""
     tag = (template_image(workload, container) or "").rpartition(":")[2]

@@ -7,7 +7,7 @@ from typing import Any
 
 from dexpy.upgrade import errors, gates, paths
 from dexpy.upgrade.kube import Kube
-from dexpy.upgrade.plan import DRAINING, PHASE, ComponentView, NodeView
+from dexpy.upgrade.plan import DRAINING, PHASE, VERIFYING, ComponentView, NodeView
 from dexpy.upgrade.resources import Component, InvalidResource, Release
 from dexpy.upgrade.versions import Version, parse_or_none
 
@@ -42,15 +42,22 @@ def components(kube: Kube, wanted: Sequence[Component]) -> list[ComponentView]:
     return views
 
 
-def nodes(kube: Kube) -> list[NodeView]:
-    """Nodes; for the ones being drained, the pods still to evict and those still terminating."""
+def nodes(kube: Kube, agent: Component | None = None) -> list[NodeView]:
+    """Nodes; for the ones being drained, the pods still to evict and those still terminating; for the ones being
+    verified, the versions of the per-node `agent` component's pods on them."""
     views = []
     for node in kube.list(paths.NODES):
-        annotations = node["metadata"].get("annotations") or {}
-        if annotations.get(PHASE) != DRAINING:
+        name = node["metadata"]["name"]
+        phase = (node["metadata"].get("annotations") or {}).get(PHASE)
+        if phase == VERIFYING and agent is not None:
+            selector = {"labelSelector": agent.label_selector, "fieldSelector": f"spec.nodeName={name}"}
+            pods = [pod for pod in kube.list(paths.pods(agent.namespace), **selector) if not _terminating(pod)]
+            views.append(NodeView(node, agent_versions=tuple(gates.pod_version(pod) for pod in pods)))
+            continue
+        if phase != DRAINING:
             views.append(NodeView(node))
             continue
-        on_node = kube.list(paths.ALL_PODS, fieldSelector=f"spec.nodeName={node['metadata']['name']}")
+        on_node = kube.list(paths.ALL_PODS, fieldSelector=f"spec.nodeName={name}")
         movable = [pod for pod in on_node if gates.evictable(pod)]
         views.append(
             NodeView(

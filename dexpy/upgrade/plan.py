@@ -36,6 +36,9 @@ class NodeView:
     node: dict[str, Any]
     pods_to_evict: tuple[str, ...] = ()
     pods_terminating: tuple[str, ...] = ()
+    agent_versions: tuple[Version | None, ...] | None = None
+    """On a node being verified: the version annotation of each live pod of the per-node component (None if it is
+    not known, as in a plan)."""
 
     @property
     def name(self) -> str:
@@ -260,7 +263,12 @@ def _continue_node(situation: Situation, component: Component, view: NodeView) -
         return Restart(component, view.name)
     if view.phase == RESTARTING:
         return Restart(component, view.name)
+    agents = view.agent_versions
+    if agents and any(version != situation.target.version for version in agents):
+        return Restart(component, view.name)  # its pod came from another template: a rollback while it was verified
     gate = gates.node_at_version(view.node, situation.target.version)
+    if gate.ok and agents == ():
+        gate = gates.Gate(False, f"no {component.name} pod runs on {view.name} yet")
     if gate.ok:
         return Uncordon(view.name, situation.target.version)
     return _wait(situation, step, gate.message, strategy.step_timeout, since)

@@ -4,8 +4,12 @@ from datetime import timedelta
 
 import pytest
 
+from dexpy.upgrade import gates
 from dexpy.upgrade.lease import LeaderElector
 from dexpy.upgrade.paths import EVENTS
+from dexpy.upgrade.plan import MADE_UNSCHEDULABLE, PHASE
+from dexpy.upgrade.resources import ANNOTATION_VERSION
+from dexpy.upgrade.versions import Version
 from tests.upgrade.builders import images, release
 from tests.upgrade.conftest import NEW, NODES, OLD, Cluster, completed, halted, spec_writes
 
@@ -45,6 +49,26 @@ def test_a_step_that_never_gets_healthy_halts_and_rolls_back_in_reverse_order(cl
     assert "kube-controller-manager" in cluster.condition("Failing")["message"]
     assert status["history"][0]["state"] == "RolledBack"
     assert status["currentVersion"] == OLD
+
+
+def test_a_kubelet_that_never_reports_the_new_version_is_rolled_back_and_its_node_uncordoned(cluster: Cluster) -> None:
+    cluster.sim.stuck["kubelet"] = NEW
+    cluster.set_spec(desiredVersion=NEW, rollback={"automatic": True})
+    cluster.drive(150, step=timedelta(seconds=20), stop=halted)
+    status = cluster.status()
+    assert cluster.condition("Failing")["reason"] == "StepTimeout" and "kubelet/cp1" in cluster.condition("Failing")["message"]
+    assert status["history"][0]["state"] == "RolledBack" and status["currentVersion"] == OLD
+    for name, old_image in images(OLD).items():
+        assert image(cluster, name) == old_image
+    assert gates.template_version(cluster.workload("kubelet")) == Version.parse(OLD)
+    for name in NODES:
+        node = cluster.node(name)
+        assert not node["spec"].get("unschedulable"), name
+        annotations = node["metadata"].get("annotations") or {}
+        assert PHASE not in annotations and MADE_UNSCHEDULABLE not in annotations, name
+        assert node["status"]["nodeInfo"]["kubeletVersion"] == f"v{OLD}", name
+    pods = cluster.kube.list("/api/v1/namespaces/kube-system/pods", labelSelector="k8s-app=kubelet")
+    assert {p["spec"]["nodeName"]: p["metadata"]["annotations"][ANNOTATION_VERSION] for p in pods} == dict.fromkeys(NODES, OLD)
 
 
 def test_without_automatic_rollback_a_timeout_halts_where_it_is(cluster: Cluster) -> None:

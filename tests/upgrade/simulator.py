@@ -2,7 +2,7 @@
 
 Each `tick` does what those would have done since the last one: report workload rollouts in `/status`,
 recreate deleted kubelet pods from the DaemonSet template (the node then reports that kubelet version),
-finish terminating pods and complete Jobs. A component mapped in `stuck` never gets healthy at that version.
+finish terminating pods and complete (or fail, or never finish) Jobs. A component mapped in `stuck` never gets healthy at that version.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ class Simulator:
         self.kube = kube
         self.stuck: dict[str, str] = {}
         self.backup_fails = False
+        self.backup_hangs = False  # its Job never finishes
 
     def tick(self) -> None:
         nodes = self.kube.list("/api/v1/nodes")
@@ -96,7 +97,7 @@ class Simulator:
 
     def _finish_jobs(self) -> None:
         for job in self.kube.list("/apis/batch/v1/namespaces/kube-system/jobs"):
-            if job.get("status", {}).get("conditions"):
+            if job.get("status", {}).get("conditions") or self.backup_hangs:
                 continue
             path = f"/apis/batch/v1/namespaces/kube-system/jobs/{job['metadata']['name']}/status"
             start = job["metadata"]["creationTimestamp"]

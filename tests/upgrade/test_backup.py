@@ -58,3 +58,16 @@ def test_the_same_update_again_after_a_rollback_takes_a_fresh_snapshot(cluster: 
     again = f"{FIRST}-attempt-2"
     assert cluster.status()["lastBackup"]["name"] == again  # not the finished Job of the first attempt
     assert job_names(cluster) == [FIRST, again]  # going down takes no snapshot
+
+
+def test_a_required_backup_that_never_finishes_times_out_before_anything_changes(cluster: Cluster) -> None:
+    cluster.sim.backup_hangs = True
+    cluster.set_spec(desiredVersion=NEW, backup={"policy": "Required"})  # stepTimeoutSeconds: 120
+    cluster.drive(30, step=timedelta(seconds=10), stop=halted)
+    failing = cluster.condition("Failing")
+    assert (failing["status"], failing["reason"]) == ("True", "BackupFailed")
+    assert failing["message"] == f"etcd snapshot Job {FIRST} did not finish in time"
+    assert cluster.condition("Progressing")["reason"] == "Halted"
+    assert spec_writes(cluster) == 0
+    assert job_names(cluster) == [FIRST]
+    assert cluster.status()["history"][0]["state"] == "Partial" and "lastBackup" not in cluster.status()

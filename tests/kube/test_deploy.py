@@ -4,6 +4,7 @@ checked against the Kubernetes schema, and the properties an operator relies on 
 from __future__ import annotations
 
 import base64
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,6 +15,8 @@ import pytest
 import yaml
 
 from dexpy.config import load_config
+from tests.fixtures.kubeapi.fixture import kube_api  # noqa: F401 - used by the cluster fixture
+from tests.upgrade.conftest import NEW, Cluster, cluster, completed  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -154,3 +157,60 @@ def test_the_upgrade_controller_renders_with_valid_objects_and_current_crds() ->
     crds = {o["metadata"]["name"] for o in objects if o["kind"] == "CustomResourceDefinition"}
     assert crds == {"releases.upgrade.dexpy.io", "clusterversions.upgrade.dexpy.io"}
     assert {o["kind"] for o in objects} >= {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
+
+
+def _untyped(schema: dict[str, Any], where: str) -> list[str]:
+    """The nodes of an OpenAPI schema without a `type`, where a structural schema needs one."""
+    exempt = schema.get("x-kubernetes-int-or-string") or schema.get("x-kubernetes-preserve-unknown-fields")
+    found = [] if "type" in schema or exempt else [where]
+    for name, child in (schema.get("properties") or {}).items():
+        found += _untyped(child, f"{where}.{name}")
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            found += _untyped(schema[key], f"{where}[{key}]")
+    return found
+
+
+def _defaulted(obj: Any, schema: dict[str, Any]) -> Any:
+    """The object with the schema's defaults filled in, as a real apiserver stores it (the fake one does not)."""
+    if not isinstance(obj, dict):
+        return obj
+    out = dict(obj)
+    for name, child in (schema.get("properties") or {}).items():
+        if name not in out and "default" in child:
+            out[name] = child["default"]
+        if name in out:
+            out[name] = _defaulted(out[name], child)
+    return out
+
+
+def _json_path(obj: Any, path: str) -> Any:
+    """kubectl's printer-column JSONPath for what the CRDs use: `.a.b` and `.list[?(@.key=="value")].field`."""
+    for step in re.findall(r'[^.\[\]]+|\[\?\(@\.\w+=="[^"]*"\)\]', path):
+        if step.startswith("[?"):
+            key, value = re.fullmatch(r'\[\?\(@\.(\w+)=="([^"]*)"\)\]', step).groups()  # type: ignore[union-attr]
+            obj = next((item for item in obj or [] if item.get(key) == value), None)
+        else:
+            obj = obj.get(step) if isinstance(obj, dict) else None
+    return obj
+
+
+def test_the_upgrade_crds_are_structural_and_their_columns_show_a_finished_update(
+    cluster: Cluster, tmp_path: Path  # noqa: F811 - the upgrade tests' simulated cluster
+) -> None:
+    cluster.set_spec(desiredVersion=NEW)
+    cluster.drive(80, stop=completed)
+    assert completed(cluster)
+    shown = {
+        "clusterversions.upgrade.dexpy.io": cluster.cluster_version(),
+        "releases.upgrade.dexpy.io": cluster.kube.get(f"/apis/upgrade.dexpy.io/v1alpha1/releases/v{NEW}"),
+    }
+    for path in sorted((REPO / "crds").glob("upgrade.dexpy.io_*.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        obj = shown[crd["metadata"]["name"]]
+        for version in crd["spec"]["versions"]:
+            schema = version["schema"]["openAPIV3Schema"]
+            assert _untyped(schema, path.name) == []
+            for column in version.get("additionalPrinterColumns") or []:
+                value = _json_path(_defaulted(obj, schema), column["jsonPath"])
+                assert value not in (None, "", []), f"{path.name}: column {column['name']} ({column['jsonPath']}) is empty"

@@ -184,7 +184,7 @@ def render_plan(kube: Kube, obj: dict[str, Any], version: str | None) -> str:
         if view.component.per_node:
             lines += _batches(situation)
     problems = gates.preflight(
-        nodes=[n.node for n in nodes], workloads={v.component.name: v.workload for v in views}, current=current
+            nodes=[n.node for n in nodes], workloads=[(v.component, v.workload) for v in views], current=current
     )
     failed = [f"  FAIL  {problem}" for problem in problems]
     lines += ["", "PREFLIGHT", *failed] if failed else ["", "PREFLIGHT passed"]

@@ -274,7 +274,7 @@ class Controller:
     ) -> str:
         """The checks before anything is changed, in `Upgradeable`; returns the failed ones, "" if all passed."""
         problems = gates.preflight(
-            nodes=[n.node for n in nodes], workloads={v.component.name: v.workload for v in views}, current=current
+            nodes=[n.node for n in nodes], workloads=[(v.component, v.workload) for v in views], current=current
         )
         summary = "; ".join(problems)
         if summary:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dexpy.upgrade.resources import ANNOTATION_VERSION, CONTROL_PLANE_LABELS
+from dexpy.upgrade.resources import ANNOTATION_VERSION, CONTROL_PLANE_LABELS, Component
 from dexpy.upgrade.versions import Version, parse_or_none
 
 Obj = Mapping[str, Any]
@@ -175,12 +175,13 @@ def surge_room(deployment: Obj) -> Gate:
 def preflight(
     *,
     nodes: Iterable[Obj],
-    workloads: Mapping[str, Obj],
+    workloads: Iterable[tuple[Component, Obj]],
     current: Version,
 ) -> list[str]:
     """Problems that forbid starting an update (version checks are made by `channels.choose_target`).
 
-    `workloads` are keyed by component name, which is also the name of its container in the bootkube layout.
+    `workloads` pairs each component with its workload; its version is read from its own container's image tag
+    when the template has no version annotation.
     """
     problems: list[str] = []
     node_list = list(nodes)
@@ -189,8 +190,9 @@ def preflight(
             problems.append(f"control-plane node {node['metadata']['name']} is not Ready")
         elif (found := kubelet_version(node)) is not None and found != current:
             problems.append(f"node {node['metadata']['name']} runs kubelet {found}, not {current}")
-    for name, workload in workloads.items():
-        version = running_version(workload, name)
+    for component, workload in workloads:
+        name = component.name
+        version = running_version(workload, component.container)
         if version is not None and version != current:
             problems.append(f"{name} is at {version}, not at the current version {current}")
         health = rolled_out(workload)

@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from dexpy.upgrade import gates
-from dexpy.upgrade.resources import DEFAULT_COMPONENTS
+from dexpy.upgrade.resources import DEFAULT_COMPONENTS, Component
 from dexpy.upgrade.versions import Version
 from tests.upgrade.builders import images, node, workload
 
@@ -89,9 +89,13 @@ def healthy_workloads(version: str) -> dict:
     return {c.name: workload(c, version) for c in DEFAULT_COMPONENTS}
 
 
+def paired(workloads: dict) -> list:
+    return [(c, workloads[c.name]) for c in DEFAULT_COMPONENTS]
+
+
 def test_preflight_passes_on_a_healthy_cluster() -> None:
     nodes = [node("cp", "1.30.2", control_plane=True), node("w1", "1.30.2")]
-    assert gates.preflight(nodes=nodes, workloads=healthy_workloads("1.30.2"), current=V1) == []
+    assert gates.preflight(nodes=nodes, workloads=paired(healthy_workloads("1.30.2")), current=V1) == []
 
 
 def test_preflight_reports_every_problem() -> None:
@@ -100,7 +104,7 @@ def test_preflight_reports_every_problem() -> None:
     workloads["kube-proxy"]["status"]["updatedNumberScheduled"] = 1
     workloads["kube-scheduler"]["spec"]["strategy"] = {"type": "Recreate"}
     workloads["kube-apiserver"] = workload(APISERVER, "1.29.9")
-    problems = gates.preflight(nodes=nodes, workloads=workloads, current=V1)
+    problems = gates.preflight(nodes=nodes, workloads=paired(workloads), current=V1)
     assert problems == [
         "control-plane node cp is not Ready",
         "node w1 runs kubelet 1.29.9, not 1.30.2",
@@ -135,7 +139,7 @@ def without_annotation(version: str, image: str | None = None) -> dict:
 def test_preflight_without_a_version_annotation_reads_the_image_tag(scheduler: dict, problems: list[str]) -> None:
     nodes = [node("cp", "1.30.2", control_plane=True)]
     workloads = {**healthy_workloads("1.30.2"), "kube-scheduler": scheduler}
-    assert gates.preflight(nodes=nodes, workloads=workloads, current=V1) == problems
+    assert gates.preflight(nodes=nodes, workloads=paired(workloads), current=V1) == problems
 
 
 def test_the_annotation_wins_over_the_image_tag() -> None:
@@ -144,3 +148,12 @@ def test_the_annotation_wins_over_the_image_tag() -> None:
     assert gates.running_version(scheduler, "kube-scheduler") == V2
     assert gates.running_version(without_annotation("1.31.0"), "kube-scheduler") == V2
     assert gates.running_version(without_annotation("1.31.0"), "other-container") is None
+
+
+def test_preflight_reads_the_tag_of_a_custom_component_from_its_own_container() -> None:
+    custom = Component("scheduler", "Deployment", "kube-system", {"app": "scheduler"}, "kube-scheduler")
+    scheduler = without_annotation("1.29.9")
+    scheduler["metadata"]["name"] = "scheduler"
+    nodes = [node("cp", "1.30.2", control_plane=True)]
+    problems = gates.preflight(nodes=nodes, workloads=[(custom, scheduler)], current=V1)
+    assert problems == ["scheduler is at 1.29.9, not at the current version 1.30.2"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dexpy.upgrade.resources import ANNOTATION_VERSION, CONTROL_PLANE_LABELS, Component
-from dexpy.upgrade.versions import Version, parse_or_none
+from dexpy.upgrade.versions import Version, observed, parse_or_none
 
 Obj = Mapping[str, Any]
 
@@ -44,7 +44,7 @@ def pod_version(pod: Obj) -> Version | None:
 def running_version(workload: Obj, container: str) -> Version | None:
     """The version annotation, else the container's image tag: a cluster installed without dexpy has no annotation."""
     tag = (template_image(workload, container) or "").rpartition(":")[2]
-    return template_version(workload) or parse_or_none(tag)
+    return template_version(workload) or observed(tag)
 
 
 def _generation_seen(workload: Obj) -> Gate:
@@ -110,7 +110,7 @@ def node_ready(node: Obj) -> bool:
 
 
 def kubelet_version(node: Obj) -> Version | None:
-    return parse_or_none(node.get("status", {}).get("nodeInfo", {}).get("kubeletVersion"))
+    return observed(node.get("status", {}).get("nodeInfo", {}).get("kubeletVersion"))
 
 
 def node_at_version(node: Obj, version: Version) -> Gate:

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
+_OBSERVED = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:[-+][0-9A-Za-z.+-]*)?$")
+"""What a cluster reports may carry a semver pre-release or build suffix: `v1.31.0+k3s1`, `v1.31.0-eks-1234`."""
 
 
 class InvalidVersion(ValueError):
@@ -39,6 +41,13 @@ def parse_or_none(text: object) -> Version | None:
         return Version.parse(text)
     except InvalidVersion:
         return None
+
+
+def observed(text: object) -> Version | None:
+    """A version read from the cluster (a Node's kubelet, an image tag): the suffix is dropped, only
+    major.minor.patch is compared. Versions in specs and Releases stay strict (`Version.parse`)."""
+    match = _OBSERVED.match(text) if isinstance(text, str) else None
+    return Version(*(int(part) for part in match.groups())) if match else None
 
 
 def within_skew(current: Version, target: Version) -> bool:

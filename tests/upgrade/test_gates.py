@@ -6,7 +6,7 @@ import pytest
 
 from dexpy.upgrade import gates
 from dexpy.upgrade.resources import DEFAULT_COMPONENTS, Component
-from dexpy.upgrade.versions import Version
+from dexpy.upgrade.versions import InvalidVersion, Version, observed
 from tests.upgrade.builders import images, node, workload
 
 APISERVER, SCHEDULER, _, _, KUBELET = DEFAULT_COMPONENTS
@@ -58,6 +58,21 @@ def test_node_at_version_needs_the_kubelet_version_and_ready() -> None:
     assert gates.node_at_version(node("n1", "1.31.0"), V2).ok
     assert "waiting for v1.31.0" in gates.node_at_version(node("n1", "1.30.2"), V2).message
     assert "not Ready" in gates.node_at_version(node("n1", "1.31.0", ready=False), V2).message
+
+
+@pytest.mark.parametrize("reported", ["v1.31.0+k3s1", "v1.31.0-eks-1234", "v1.31.0-gke.1000", "1.31.0"])
+def test_a_kubelet_version_with_a_distribution_suffix_counts_as_its_release(reported: str) -> None:
+    found = node("n1", "1.31.0")
+    found["status"]["nodeInfo"]["kubeletVersion"] = reported
+    assert gates.kubelet_version(found) == V2 and gates.node_at_version(found, V2).ok
+    tagged = without_annotation("1.31.0", f"registry.k8s.io/kube-scheduler:{reported}")
+    assert gates.running_version(tagged, "kube-scheduler") == V2
+
+
+def test_versions_in_specs_stay_strict() -> None:
+    with pytest.raises(InvalidVersion):
+        Version.parse("v1.31.0+k3s1")
+    assert observed("v1.31") is None and observed("1.31.0x") is None
 
 
 def test_drain_moves_ordinary_pods_only() -> None:

@@ -22,6 +22,7 @@ class LeaderElector:
         clock: Clock,
         name: str = LEASE_NAME,
         duration: timedelta = timedelta(seconds=15),
+        renew_deadline: timedelta = timedelta(seconds=10),
     ) -> None:
         self._kube = kube
         self._path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
@@ -30,10 +31,13 @@ class LeaderElector:
         self.identity = identity
         self._clock = clock
         self._duration = duration
+        self._renew_deadline = renew_deadline  # shorter than the Lease, as in client-go: a margin for clock skew
+        self._renewed: datetime | None = None
 
     def try_acquire(self) -> bool:
         """Take or renew the Lease; False while another live holder has it or a rival wrote first."""
         now = self._clock()
+        self._renewed = None
         try:
             lease = self._kube.get(f"{self._path}/{self._name}")
         except NotFound:
@@ -45,6 +49,10 @@ class LeaderElector:
         if holder and holder != self.identity and renewed and datetime.fromisoformat(renewed) + duration > now:
             return False
         return self._write(lease, now)
+
+    def holds(self) -> bool:
+        """Still the leader by the clock alone (no API call): the last renewal is within the renew deadline."""
+        return self._renewed is not None and self._clock() < self._renewed + self._renew_deadline
 
     def release(self) -> None:
         """Best effort on the way out: if it fails, the Lease simply expires."""
@@ -79,4 +87,5 @@ class LeaderElector:
                 self._kube.replace(f"{self._path}/{self._name}", {**lease, "spec": spec})
         except Conflict:
             return False
+        self._renewed = now
         return True

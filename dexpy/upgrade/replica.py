@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from dexpy.upgrade.controller import Controller
+from dexpy.upgrade.controller import Controller, NotLeader
 from dexpy.upgrade.kube import ApiError
 from dexpy.upgrade.lease import LeaderElector
 
@@ -25,13 +25,17 @@ class Replica:
     def turn(self) -> float:
         """Renew or take the Lease and run one pass, or do nothing as a follower; returns how long to sleep.
 
-        A leader's wait is short enough to keep its Lease. An API error (5xx, 403, no connection) ends the turn
+        A leader's wait is short enough to keep its Lease, and its controller (given the elector's `holds`) stops a
+        pass that outlasts the Lease before its next write. An API error (5xx, 403, no connection) ends the turn
         with one log line and a doubling wait; a replica that could not renew the Lease does not reconcile.
         Any other exception (a bug, or input no check foresaw) is handled the same way, with its traceback
         logged at debug level, so the process keeps running and keeps the Lease instead of crash-looping.
         """
         try:
             delay = min(self.controller.reconcile(), RENEW_SECONDS) if self.elector.try_acquire() else RETRY_SECONDS
+        except NotLeader as exc:
+            log.warning("%s; its remaining writes were not made", exc)
+            return RETRY_SECONDS
         except ApiError as exc:
             return self._back_off("Kubernetes API error", exc)
         except Exception as exc:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from dexpy.upgrade.controller import Controller
 from dexpy.upgrade.kube import Kube
@@ -26,7 +28,7 @@ def replica(cluster: Cluster, name: str, tmp_path: Path) -> Replica:
     token = cluster.api.add_user(name, [Rule(frozenset({"*"}), frozenset({"*"}))])
     kube = Kube.connect(str(cluster.api.write_kubeconfig(tmp_path / f"{name}.kubeconfig", token=token)))
     elector = LeaderElector(kube, namespace="kube-system", identity=name, clock=cluster.clock)
-    return Replica(elector, Controller(kube, clock=cluster.clock))
+    return Replica(elector, Controller(kube, clock=cluster.clock, leader=elector.holds))
 
 
 def writes(cluster: Cluster, user: str | None = None) -> list[LoggedRequest]:
@@ -107,4 +109,41 @@ def test_the_other_replica_takes_over_mid_update_and_redoes_nothing(cluster: Clu
     assert lease["holderIdentity"] == "replica-b" and lease["leaseTransitions"] == 1
     assert len(writes(cluster, "replica-a")) == before_takeover
     assert writes(cluster, "replica-b")
+    assert_updated_once(cluster)
+
+
+class Stalling(Kube):
+    """A replica's client that stalls once, 20 s (longer than the Lease), in its pass's read of the Nodes."""
+
+    stall: Callable[[], None] | None = None
+
+    def request(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+        if self.stall is not None and method == "GET" and path == "/api/v1/nodes":
+            stall, self.stall = self.stall, None
+            stall()
+        return super().request(method, path, **kw)
+
+
+def test_a_pass_that_outlasts_the_lease_writes_nothing_after_it_ran_out(cluster: Cluster, tmp_path: Path) -> None:
+    first, second = replica(cluster, "replica-a", tmp_path), replica(cluster, "replica-b", tmp_path)
+    first.turn()  # replica-a holds the Lease from the start
+    cluster.set_spec(desiredVersion=NEW)
+    run(cluster, [first, second], 12)
+    assert writes(cluster, "replica-a") and not writes(cluster, "replica-b") and not completed(cluster)
+    stalled: list[int] = []
+
+    def meanwhile() -> None:
+        """replica-a is stuck (a GC pause, a slow API); its Lease expires and replica-b takes over and acts."""
+        cluster.clock.advance(timedelta(seconds=20))
+        second.turn()
+        stalled.append(len(cluster.api.requests))
+
+    kube = Stalling.connect(str(tmp_path / "replica-a.kubeconfig"))
+    kube.stall = meanwhile
+    first.controller = Controller(kube, clock=cluster.clock, leader=first.elector.holds)
+    first.turn()
+    assert stalled and writes(cluster, "replica-b")
+    assert [r for r in cluster.api.requests[stalled[0]:] if r.user == "replica-a" and r.verb in WRITES] == []
+    run(cluster, [first, second], 80)
+    assert cluster.kube.get(LEASE)["spec"]["holderIdentity"] == "replica-b"
     assert_updated_once(cluster)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import logging
 from typing import Any
 
 import pytest
 
-from dexpy.connectors.base import ConnectorConfigError, build_connector
+from dexpy.connectors.base import ConnectorConfigError, Scopes, build_connector
+from dexpy.connectors.ldap import LDAPConnector
 from tests.connectors.conftest import MakeLDAP, dex_example_config, merged
 from tests.fixtures.slapd import Slapd
 
@@ -43,12 +45,19 @@ def test_bad_field_is_named(slapd: Slapd, changes: dict[str, Any], field: str) -
     assert caught.value.field == field
 
 
-def test_insecure_no_ssl_with_start_tls_is_refused_naming_both(slapd: Slapd) -> None:
-    """Dex would silently drop startTLS and send passwords in clear; dexpy refuses the pair at load."""
-    with pytest.raises(ConnectorConfigError) as caught:
-        build_connector("ldap", merged(dex_example_config(slapd), {"insecureNoSSL": True, "startTLS": True}))
-    assert caught.value.field == "startTLS"
-    assert "insecureNoSSL" in caught.value.message and "Dex ignores startTLS" in caught.value.message
+def test_insecure_no_ssl_with_start_tls_is_plain_ldap_as_in_dex_with_a_warning(
+        slapd: Slapd, caplog: pytest.LogCaptureFixture) -> None:
+    """A Dex config works as is: Dex checks insecureNoSSL first and never sends StartTLS. dexpy does the same,
+    and says so at start."""
+    with caplog.at_level(logging.WARNING, logger="dexpy.connectors.ldap"):
+        connector = build_connector("ldap", merged(dex_example_config(slapd), {"insecureNoSSL": True,
+                                                                              "startTLS": True}))
+    assert isinstance(connector, LDAPConnector)
+    assert connector.login(Scopes(), "janedoe@example.com", "foo") is not None
+    used = [*connector._search_pool._idle, *connector._bind_pool._idle]  # white box: what the login ran over
+    assert used and not any(conn.tls_started for conn in used)
+    [warning] = [r for r in caplog.records if "insecureNoSSL" in r.getMessage()]
+    assert "startTLS" in warning.getMessage() and "in clear" in warning.getMessage()
 
 
 def test_unreadable_ca_file_is_named(slapd: Slapd, tmp_path: Any) -> None:

@@ -117,11 +117,6 @@ def _check_scope(text: str, path: str) -> None:
 
 def _check(config: LDAPConfig) -> None:
     _require(config.host, "host")
-    if config.insecure_no_ssl and config.start_tls:
-        # Either reading (Dex's plain LDAP, or StartTLS) betrays one of the two settings, so neither is guessed.
-        raise ConnectorConfigError("startTLS", "cannot be combined with insecureNoSSL: Dex ignores startTLS then and "
-                                   "sends passwords in clear; remove insecureNoSSL to use StartTLS, or startTLS "
-                                   "for plain LDAP")
     if bool(config.client_cert) != bool(config.client_key):
         raise ConnectorConfigError("clientKey" if config.client_cert else "clientCert",
                                    "clientCert and clientKey must be given together")

@@ -57,6 +57,10 @@ class LDAPConnector:
     def __init__(self, config: LDAPConfig) -> None:
         self.config = config
         self.prompt = config.username_prompt or "Username"
+        if config.insecure_no_ssl and config.start_tls:
+            log.warning("LDAP connector: insecureNoSSL and startTLS are both set; as in Dex, insecureNoSSL wins: "
+                        "plain LDAP, no StartTLS, passwords cross the network in clear (remove insecureNoSSL "
+                        "to use StartTLS)", extra={"ldap_host": config.host})
         server = server_factory(config)
         wait = config.timeout.total_seconds()
         service = opener(server, config, config.bind_dn or None, config.bind_pw or None)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench import run, servers
 from bench.run import Settings
 
@@ -36,9 +38,10 @@ def bench_command(*argv: str) -> list[str]:
     return done.stdout.splitlines()
 
 
-def test_ldap_login_bench_prints_a_row_per_thread_count() -> None:
-    lines = bench_command("bench.ldap_login", "-n", "20", "--threads", "1", "2", "--groups")
-    assert lines[0] == "ldap, groups=True, 20 logins per row"
+@pytest.mark.parametrize("http", [False, True], ids=["connector", "http"])
+def test_ldap_login_bench_prints_a_row_per_thread_count(http: bool) -> None:
+    lines = bench_command("bench.ldap_login", "-n", "20", "--threads", "1", "2", "--groups", *["--http"] * http)
+    assert lines[0] == "ldap, groups=True, 20 logins per row" + (", password grants over HTTP" if http else "")
     rows = [line.split() for line in lines[2:]]
     assert [row[0] for row in rows] == ["1", "2"]
     for _, median, p99, rate in rows:

@@ -10,8 +10,11 @@ from pathlib import Path
 
 import grpc
 import httpx
+import pytest
 
 from dexpy.api import pb, rpc
+from dexpy.model import OfflineSessions, RefreshToken
+from dexpy.storage.sqlite import SQLiteStorage
 
 from tests.fixtures.dexpy_server import free_port
 
@@ -90,7 +93,8 @@ def _wait_for(url: str, proc: subprocess.Popen[str], seconds: float = 20) -> htt
             time.sleep(0.1)
 
 
-def test_sigterm_lets_an_in_flight_request_finish(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_lets_an_in_flight_request_finish_and_write_all_it_issued(tmp_path, workers):
     import signal
     import threading
 
@@ -109,16 +113,18 @@ staticPasswords:
 staticClients:
 - {{id: app, name: App, secret: app-secret, redirectURIs: ["http://127.0.0.1:1/cb"]}}
 """)
-    proc = subprocess.Popen([sys.executable, "-m", "dexpy", "serve", str(tmp_path / "config.yaml")], cwd=REPO,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "dexpy", "serve", str(tmp_path / "config.yaml"), "--workers",
+                             str(workers)], cwd=REPO, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for(f"http://127.0.0.1:{port}/dex/healthz", proc)
+        time.sleep(0.5 * (workers - 1))  # the other worker too
         answer: dict[str, httpx.Response] = {}
 
         def token_request() -> None:
             answer["response"] = httpx.post(f"http://127.0.0.1:{port}/dex/token", auth=("app", "app-secret"),
                                             data={"grant_type": "password", "username": "slow@example.com",
-                                                  "password": "slow-password", "scope": "openid"}, timeout=30)
+                                                  "password": "slow-password", "scope": "openid offline_access"},
+                                            timeout=30)
 
         request = threading.Thread(target=token_request)
         request.start()
@@ -126,11 +132,16 @@ staticClients:
         proc.send_signal(signal.SIGTERM)
         request.join(timeout=30)
         assert answer["response"].status_code == 200, answer["response"].text
-        assert "id_token" in answer["response"].json()
+        assert "refresh_token" in answer["response"].json()
         assert proc.wait(timeout=20) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
+    store = SQLiteStorage(str(tmp_path / "dexpy.db"))
+    [token] = store.list(RefreshToken)
+    [sessions] = store.list(OfflineSessions)
+    assert sessions.refresh["app"].id == token.id  # the token it issued, linked: nothing half-written
+    store.close()
 
 
 def test_a_taken_address_or_a_missing_certificate_is_one_line_not_a_traceback(tmp_path):

@@ -25,7 +25,7 @@ assert hasattr(dexpy.api.rpc, "DexServicer")
 """
 
 
-def test_the_wheel_carries_generated_code_that_imports_without_grpcio_tools(tmp_path: Path) -> None:
+def test_the_wheel_carries_every_package_file_and_generated_code_that_imports_without_grpcio_tools(tmp_path: Path) -> None:
     source = tmp_path / "source"
     shutil.copytree(SOURCE_ROOT / "dexpy", source / "dexpy",
                     ignore=shutil.ignore_patterns("__pycache__", "api_pb2*.py"))  # the build must make them
@@ -40,6 +40,9 @@ def test_the_wheel_carries_generated_code_that_imports_without_grpcio_tools(tmp_
         metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
         archive.extractall(tmp_path / "installed")
     assert {"dexpy/api/api_pb2.py", "dexpy/api/api_pb2_grpc.py"} <= names
+    data = {p.relative_to(source).as_posix() for p in (source / "dexpy").rglob("*")
+            if p.is_file() and not p.name.startswith(".")}
+    assert data <= names, f"not in the wheel (the image would lack them): {sorted(data - names)}"
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist: grpcio-tools")]
     assert requires and all("extra ==" in line for line in requires)
     subprocess.run([sys.executable, "-c", IMPORT_WITHOUT_GRPC_TOOLS, str(tmp_path / "installed")], check=True,

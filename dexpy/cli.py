@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 
@@ -15,6 +18,19 @@ from dexpy.upgrade import cli as upgrade_cli
 
 
 def _serve(args: argparse.Namespace) -> int:
+    if args.workers <= 1:
+        return _serve_here(args)
+    # prometheus_client keeps every value in files of this directory (its multiprocess mode, which /metrics
+    # merges) only when the variable is set before it is first imported: so before dexpy.server is.
+    directory = tempfile.mkdtemp(prefix="dexpy-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    try:
+        return _serve_here(args)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _serve_here(args: argparse.Namespace) -> int:
     from dexpy.config import ConfigError, load_config, with_overrides
     from dexpy.logs import configure as configure_logging
     from dexpy.server import StartupError, serve

@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import ssl
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 
@@ -23,7 +23,7 @@ from dexpy.config import Config
 from dexpy.connectors.base import ConnectorError
 from dexpy.runtime import Runtime, build_storage
 from dexpy.storage import StorageError
-from dexpy.telemetry import share_between_workers
+from dexpy.telemetry import MULTIPROC_DIR, workers_registry
 from dexpy.telemetry.listener import telemetry_app
 from dexpy.telemetry.storage import InstrumentedStorage
 from dexpy.tls import ReloadingTLS
@@ -109,25 +109,27 @@ def open_app(config: Config) -> tuple[Runtime, FastAPI]:
 
 def serve(config: Config, *, started: float, workers: int = 1) -> int:
     """Serve until SIGTERM/SIGINT; with `workers` > 1, as that many processes (dexpy.workers) of which the
-    first also runs the telemetry listener and the gRPC API. The workers' metrics go to files in a private
-    directory made for this run, so the listener reports them all; it is removed when the workers are done."""
+    first also runs the telemetry listener and the gRPC API. The workers' metrics go to files in the directory
+    `PROMETHEUS_MULTIPROC_DIR` names (dexpy.telemetry), so the listener reports them all."""
     if workers <= 1:
         return serve_worker(config, started=started, bound=bind_listeners(config, primary=True, shared=False))
     if config.storage.type == "memory":
         raise StartupError("several workers need a storage they share (sqlite3 or kubernetes), not memory")
 
-    with tempfile.TemporaryDirectory(prefix="dexpy-metrics-") as directory:
-        registry = share_between_workers(directory)
+    if MULTIPROC_DIR not in os.environ:
+        raise StartupError(f"several workers share their metrics through {MULTIPROC_DIR}, set before dexpy is "
+                           "imported (`dexpy serve` does)")
+    registry = workers_registry()
 
-        def worker(index: int) -> int:
-            try:
-                bound = bind_listeners(config, primary=index == 0, shared=True)
-                return serve_worker(config, started=started, bound=bound, primary=index == 0, registry=registry)
-            except StartupError as exc:
-                print(f"dexpy: cannot start: {exc}", file=sys.stderr)
-                return 1
+    def worker(index: int) -> int:
+        try:
+            bound = bind_listeners(config, primary=index == 0, shared=True)
+            return serve_worker(config, started=started, bound=bound, primary=index == 0, registry=registry)
+        except StartupError as exc:
+            print(f"dexpy: cannot start: {exc}", file=sys.stderr)
+            return 1
 
-        return run_workers(workers, worker)
+    return run_workers(workers, worker)
 
 
 def bind_listeners(config: Config, *, primary: bool, shared: bool) -> dict[str, socket.socket]:

@@ -7,7 +7,9 @@ functions here, so that none of them imports prometheus_client:
     count_lockout("ldap")                       # the lockout policy, per account locked
 
 Under `dexpy serve --workers N` each process keeps its values in files that `/metrics` merges
-(`share_between_workers`), so the counts are the whole server's.
+(`workers_registry`), so the counts are the whole server's: prometheus_client's multiprocess mode, which it
+picks when it is first imported with `PROMETHEUS_MULTIPROC_DIR` set. `dexpy serve` sets it, to a fresh private
+directory, before it imports this module.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import os
 import platform
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from dexpy import __version__
@@ -58,19 +60,13 @@ def count_lockout(connector: str) -> None:
     LOCKOUTS.labels(connector=connector).inc()
 
 
-def share_between_workers(directory: str) -> CollectorRegistry:
-    """From now on keep every value in files of `directory`, one set per process (prometheus_client's multiprocess
-    mode); call it before forking the workers. The registry returned merges every process's files.
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
-    prometheus_client picks this mode on import when PROMETHEUS_MULTIPROC_DIR is set, but `dexpy serve` imports it
-    before it knows the worker count: so the value class is set here, and the two values made at import (the
-    unlabelled counter's, the build info's) are made again. No gauge uses a `live` mode, so the files of a worker
-    that exited stay, its counts part of the totals, and `multiprocess.mark_process_dead` would remove nothing."""
-    BUILD_INFO.clear()  # while the variable is unset, or prometheus_client warns that it cannot clear files
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory  # where each process's values write their file
-    values.ValueClass = values.MultiProcessValue()
-    KEY_ROTATIONS._metric_init()
-    _report_build()
+
+def workers_registry() -> CollectorRegistry:
+    """What `/metrics` reports under several workers: every process's values, merged from the files of the
+    directory `PROMETHEUS_MULTIPROC_DIR` names (set before this module was imported; see above). No gauge uses
+    a `live` mode, so the files of a worker that exited stay, its counts part of the totals."""
     registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=directory)
+    MultiProcessCollector(registry, path=os.environ[MULTIPROC_DIR])
     return registry

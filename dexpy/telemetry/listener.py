@@ -14,7 +14,7 @@ from dexpy.telemetry.health import check
 
 
 def telemetry_app(provider: Provider, registry: CollectorRegistry = REGISTRY) -> Starlette:
-    """`registry` is what `/metrics` reports: this process's metrics, or every worker's (`share_between_workers`)."""
+    """`registry` is what `/metrics` reports: this process's metrics, or every worker's (`workers_registry`)."""
 
     async def metrics(request: Request) -> Response:
         # merging the workers' files takes milliseconds: not on the loop that also serves the primary's requests

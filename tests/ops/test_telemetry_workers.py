@@ -20,11 +20,12 @@ from tests.fixtures.dexpy_server import BASE_YAML, CLIENT_SECRET, free_port, wri
 
 FORKED_WORKERS = """
 import os, sys, tempfile
-from prometheus_client import generate_latest
-from dexpy import telemetry
-
 with tempfile.TemporaryDirectory() as directory:
-    registry = telemetry.share_between_workers(directory)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory  # before prometheus_client is imported, as dexpy serve does
+    from prometheus_client import generate_latest
+    from dexpy import telemetry
+
+    registry = telemetry.workers_registry()
     for _ in range(2):
         if os.fork() == 0:
             telemetry.KEY_ROTATIONS.inc()

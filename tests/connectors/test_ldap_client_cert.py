@@ -9,8 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import ldap3
 import pytest
+from ldap3.core import exceptions as ldap_errors
 
+from dexpy.connectors.ldap import TLSVerificationFailed
+from dexpy.connectors.ldap.config import parse_config
+from dexpy.connectors.ldap.transport import Pool, server_factory, unavailable
 from tests.connectors.conftest import MakeLDAP, dex_example_config, ldap_maker, merged
 from tests.connectors.test_ldap_tls import assert_logs_in, ldaps, refusal, starttls
 from tests.fixtures.dexpy_server import run_dexpy
@@ -82,3 +87,16 @@ def test_password_grant_without_a_client_certificate_is_a_503(strict_slapd: Slap
     assert response.status_code == 503, response.text
     assert response.json()["error"] == "temporarily_unavailable"
     assert "TLS certificate check failed (client_cert_required)" in caplog.text
+
+
+def test_only_a_session_that_never_answered_is_taken_for_a_certificate_check(strict_slapd: Slapd) -> None:
+    """A pooled connection that has served an operation (anonymous, so never bound) and is then cut — a
+    directory restart, a load balancer dropping idle sessions — is the directory gone, not a refused certificate."""
+    settings = merged(dex_example_config(strict_slapd), ldaps(strict_slapd, rootCA=str(strict_slapd.ca_file)))
+    conn = ldap3.Connection(server_factory(parse_config(settings))())
+    conn.dexpy_tls_up = True  # as the TLS layer marks a session it set up
+    cut = ldap_errors.LDAPSocketReceiveError("connection reset by peer")
+    assert isinstance(unavailable(cut, conn), TLSVerificationFailed)  # never answered: the certificate check
+    Pool(lambda: conn, size=1, wait=1, operation="search").run(lambda c: "answered")
+    after = unavailable(cut, conn)
+    assert not isinstance(after, TLSVerificationFailed) and "unreachable" in str(after)

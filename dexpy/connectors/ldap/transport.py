@@ -158,17 +158,19 @@ def unavailable(exc: BaseException, conn: ldap3.Connection | None = None) -> Con
     failure = getattr(conn, "dexpy_tls_failure", None)
     if isinstance(failure, TLSVerificationFailed):
         return failure
-    if conn is not None and _ended_before_bind(exc, conn):
+    if conn is not None and _ended_before_any_answer(exc, conn):
         check = conn.server.tls.client_cert_check
         return TLSVerificationFailed(check, _CHECK_ADVICE[check])
     return ConnectorUnavailable(f"LDAP server unreachable: {exc}")
 
 
-def _ended_before_bind(exc: BaseException, conn: ldap3.Connection) -> bool:
-    """The directory ended a TLS session we had set up, before it ever bound it, without a timeout. In TLS 1.3
-    a server checks our certificate after our side of the handshake is done, so a missing or refused client
-    certificate shows only like this (slapd sends no alert we could read)."""
-    return (bool(getattr(conn, "dexpy_tls_up", False)) and not conn.bound and not _timed_out(exc)
+def _ended_before_any_answer(exc: BaseException, conn: ldap3.Connection) -> bool:
+    """The directory ended a TLS session we had set up before it answered anything on it (a bind, or an
+    operation of the pool), without a timeout. In TLS 1.3 a server checks our certificate after our side of the
+    handshake is done, so a missing or refused client certificate shows only like this (slapd sends no alert
+    we could read). A connection that has answered before (an anonymous one too) and then ends is not that."""
+    answered = conn.bound or bool(getattr(conn, "dexpy_answered", False))
+    return (bool(getattr(conn, "dexpy_tls_up", False)) and not answered and not _timed_out(exc)
             and not isinstance(exc, ldap_errors.LDAPResponseTimeoutError))
 
 
@@ -234,6 +236,7 @@ class Pool:
     def _use(self, conn: ldap3.Connection, op: Callable[[ldap3.Connection], T]) -> T:
         with _closed_on_failure(conn):
             result = op(conn)
+        conn.dexpy_answered = True  # from now on, its end is not a certificate check (_ended_before_any_answer)
         with self._lock:
             keep = not self._closed
             if keep:

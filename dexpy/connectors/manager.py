@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from dexpy.connectors.base import Closable, build_connector
 from dexpy.connectors.local import LOCAL_CONNECTOR_TYPE, LocalConnector
@@ -18,6 +19,13 @@ log = logging.getLogger(__name__)
 
 class UnknownConnector(KeyError):
     pass
+
+
+@dataclass(frozen=True)
+class _Open:
+    record: ConnectorRecord
+    connector: object
+    number: int
 
 
 class ConnectorManager:
@@ -32,34 +40,41 @@ class ConnectorManager:
 
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
-        self._open: dict[str, tuple[ConnectorRecord, object]] = {}
+        self._open: dict[str, _Open] = {}
+        self._built = 0
+        """How many instances were built so far: an instance numbered above what a reader saw before it read
+        storage was built meanwhile, by a reader at least as recent, and is neither replaced nor retired."""
         self._lock = threading.Lock()
 
     def records(self) -> list[ConnectorRecord]:
         """Every configured connector, sorted by name as the login page lists them."""
+        before = self._built
         records = self._storage.list(ConnectorRecord)
         current = {r.id: r for r in records}
-        self._retire(lambda connector_id, record: current.get(connector_id) != record)
+        self._retire(lambda connector_id, record: current.get(connector_id) != record, before)
         return sorted(records, key=lambda r: r.name.lower())
 
     def record(self, connector_id: str) -> ConnectorRecord:
+        before = self._built
         try:
             return self._storage.get(ConnectorRecord, connector_id)
         except NotFound:
-            self._retire(lambda open_id, _: open_id == connector_id)
+            self._retire(lambda open_id, _: open_id == connector_id, before)
             raise UnknownConnector(connector_id) from None
 
     def get(self, connector_id: str) -> object:
         """The open connector for `connector_id`; UnknownConnector when there is none."""
+        before = self._built
         record = self.record(connector_id)
         with self._lock:
             cached = self._open.get(connector_id)
-            if cached is not None and cached[0] == record:
-                return cached[1]
+            if cached is not None and (cached.record == record or cached.number > before):
+                return cached.connector
+            self._built += 1
             connector = self._build(record)
-            self._open[connector_id] = (record, connector)
+            self._open[connector_id] = _Open(record, connector, self._built)
         if cached is not None:
-            _close(connector_id, cached[1])
+            _close(connector_id, cached.connector)
         return connector
 
     def _build(self, record: ConnectorRecord) -> object:
@@ -67,17 +82,18 @@ class ConnectorManager:
             return LocalConnector(self._storage)
         return build_connector(record.type, json.loads(record.config or b"{}"))
 
-    def _retire(self, stale: Callable[[str, ConnectorRecord], bool]) -> None:
-        """Drop the open connectors `stale` picks, then close them (outside the lock: closing may wait on the
-        network)."""
+    def _retire(self, stale: Callable[[str, ConnectorRecord], bool], before: int) -> None:
+        """Drop the open connectors `stale` picks among those built by `before`, then close them (outside the
+        lock: closing may wait on the network)."""
         with self._lock:
-            retired = [(i, self._open.pop(i)[1]) for i, (record, _) in list(self._open.items()) if stale(i, record)]
+            retired = [(i, self._open.pop(i).connector) for i, entry in list(self._open.items())
+                       if entry.number <= before and stale(i, entry.record)]
         for connector_id, connector in retired:
             _close(connector_id, connector)
 
     def close_all(self) -> None:
         """At shutdown: close every open connector (an LDAP connector's pooled connections)."""
-        self._retire(lambda _id, _record: True)
+        self._retire(lambda _id, _record: True, self._built)
 
     def open_all(self) -> None:
         """Open every connector now, so that start-up fails on a bad connector config."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,8 @@ from dexpy.config import GRPCConfig
 from dexpy.connectors.base import Scopes
 from dexpy.connectors.ldap import LDAPConnector
 from dexpy.connectors.manager import ConnectorManager
+from dexpy.model import ConnectorRecord
+from dexpy.storage.memory import MemoryStorage
 from tests.connectors.conftest import dex_example_config, merged
 from tests.fixtures.dexpy_server import free_port, run_dexpy
 from tests.fixtures.rp import RelyingParty
@@ -135,3 +137,41 @@ def test_shutdown_closes_the_connectors_connections(slapd: Slapd, tmp_path: Path
         assert isinstance(ldap, LDAPConnector) and ldap.login(Scopes(), "janedoe@example.com", "foo") is not None
         conns = pooled(ldap)
     assert all(c.closed for c in conns)
+
+
+class PausingStore(MemoryStorage):
+    """Memory storage where the next read of a connector record, by the thread `pause_reader` names, returns
+    what it read and then waits until `go` is set: a reader overtaken by an update and by another reader."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reader: threading.Thread | None = None
+        self.read, self.go = threading.Event(), threading.Event()
+
+    def get(self, kind: Any, key: str) -> Any:
+        found = super().get(kind, key)
+        if kind is ConnectorRecord and threading.current_thread() is self.reader:
+            self.reader = None
+            self.read.set()
+            assert self.go.wait(5)
+        return found
+
+
+def test_a_reader_overtaken_by_an_update_does_not_replace_the_newer_instance() -> None:
+    store = PausingStore()
+    record = ConnectorRecord(id="pw", type="mockPassword", name="Mock",
+                             config=json.dumps({"username": "jane", "password": "old"}).encode())
+    store.create(record)
+    manager = ConnectorManager(store)
+    got: list[object] = []
+    slow = threading.Thread(target=lambda: got.append(manager.get("pw")))
+    store.reader = slow
+    slow.start()
+    assert store.read.wait(5)  # the slow reader holds the old record
+    store.update(ConnectorRecord, "pw", lambda r: replace(r, config=json.dumps({"username": "jane",
+                                                                                "password": "new"}).encode()))
+    newer = manager.get("pw")  # built from the new record meanwhile
+    store.go.set()
+    slow.join(5)
+    assert got == [newer] and manager.get("pw") is newer
+    assert newer.login(Scopes(), "jane", "new") is not None  # type: ignore[attr-defined]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -60,23 +59,13 @@ class Pass:
             self.event(kind, reason, message)
 
 
-class NotLeader(Exception):
-    """The Lease ran out during a pass: what the pass would still write is left to the next leader."""
-
-
 class Controller:
-    def __init__(
-        self,
-        kube: Kube,
-        *,
-        clock: Clock = system_clock,
-        own_node: str | None = None,
-        leader: Callable[[], bool] = lambda: True,
-    ) -> None:
+    def __init__(self, kube: Kube, *, clock: Clock = system_clock, own_node: str | None = None) -> None:
+        """A replica passes `kube.guarded(elector.time_left)`: every write of a pass that outlasts the Lease is
+        refused with `NotLeader`, which ends the pass (see `Replica.turn`)."""
         self._kube = kube
         self._clock = clock
         self._own_node = own_node
-        self._leader = leader  # asked before every write; a Replica passes its elector's `holds`
         self._path = f"{paths.CLUSTER_VERSIONS}/{SINGLETON}"
         self._missing = False  # only so that a missing ClusterVersion is logged once, not every pass
 
@@ -120,12 +109,7 @@ class Controller:
         work.event_on_change("Warning", refusal.reason, message)
         work.progress["message"] = message
 
-    def _may_write(self) -> None:
-        if not self._leader():
-            raise NotLeader("the Lease ran out during the pass")
-
     def _write_status(self, work: Pass) -> None:
-        self._may_write()
         body = {"metadata": {"resourceVersion": work.obj["metadata"]["resourceVersion"]}, "status": work.status}
         work.obj = self._kube.patch(f"{self._path}/status", body)
         for kind, reason, message in work.events:
@@ -138,7 +122,6 @@ class Controller:
         Events about status (attempt started, completed, failed) wait for the status write, since a re-read pass
         that finds the status unwritten reports them again.
         """
-        self._may_write()
         actions.event(self._kube, work.obj, "Normal", reason, message, work.now)
 
     def _converge(self, work: Pass) -> float:
@@ -346,7 +329,6 @@ class Controller:
         name = actions.backup_job_name(current, target.version, earlier + 1, work.progress.get("haltedGeneration"))
         job = actions.get_backup_job(self._kube, backup, name)
         if job is None:
-            self._may_write()
             actions.create_backup_job(self._kube, backup, name, current)
             self._acted(work, "BackupStarted", f"etcd snapshot Job {backup.namespace}/{name}")
             return self._progress(work, "Backup", "Running", f"etcd snapshot Job {name} started")
@@ -410,11 +392,9 @@ class Controller:
         if isinstance(step, plan.Soak):
             self._progress(work, "kubelet", "Soaking", f"canaries soak until {stamp(step.until)}")
             return max(1.0, min(BUSY, (step.until - now).total_seconds()))
-        self._may_write()  # every step from here on writes
         if isinstance(step, plan.Patch):
             self._save_previous(work, views[step.component.name], situation.target)
             self._write_status(work)  # the saved image must be on record before the patch
-            self._may_write()
             actions.patch_workload(kube, views[step.component.name], step.image, step.version)
             self._acted(work, "ComponentUpdating", f"{step.component.name} to {step.image}")
             return self._progress(work, step.component.name, "Applying", f"{step.component.name} set to {step.image}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -53,6 +54,14 @@ class NoCredentials(Exception):
     """The kubeconfig (or the pod's service account) cannot be loaded: nothing was sent."""
 
 
+class NotLeader(Exception):
+    """A write through a guarded view after the Lease ran out: nothing was sent. Not an `ApiError`, so no
+    caller retries it; it ends the pass, and what the pass would still write is left to the next leader."""
+
+
+REQUEST_TIMEOUT = 30.0
+
+
 _ERRORS = {404: NotFound, 409: Conflict, 429: TooManyRequests}
 
 
@@ -82,6 +91,7 @@ class Kube:
         query: dict[str, str] | None = None,
         body: Any = None,
         content_type: str = "application/json",
+        timeout: float = REQUEST_TIMEOUT,
     ) -> dict[str, Any]:
         if query:
             path = f"{path}?{urlencode(query)}"
@@ -90,7 +100,7 @@ class Kube:
             method, path, header_params=headers, body=body, auth_settings=["BearerToken"]
         )
         try:
-            response = self._api.call_api(*serialized, _request_timeout=30)
+            response = self._api.call_api(*serialized, _request_timeout=timeout)
             raw = response.read()
         except (urllib3.exceptions.HTTPError, kubernetes.client.ApiException) as exc:
             raise Unreachable(0, {"message": f"{method} {path}: {type(exc).__name__}: {exc}"}) from exc
@@ -101,6 +111,12 @@ class Kube:
         if response.status >= 400:
             raise _ERRORS.get(response.status, ApiError)(response.status, data)
         return data
+
+    def guarded(self, time_left: Callable[[], float]) -> Kube:
+        """A view for a leader's work: reads as usual; a write is refused with `NotLeader` once `time_left()` (the
+        seconds the leadership has left, e.g. `LeaderElector.time_left`) is down to 0, and otherwise may take no
+        longer than that. The elector keeps the unguarded client for its own Lease writes."""
+        return _Guarded(self, time_left)
 
     def get(self, path: str) -> dict[str, Any]:
         return self.request("GET", path)
@@ -120,3 +136,17 @@ class Kube:
 
     def delete(self, path: str, **query: str) -> dict[str, Any]:
         return self.request("DELETE", path, query=query)
+
+
+class _Guarded(Kube):
+    def __init__(self, inner: Kube, time_left: Callable[[], float]) -> None:
+        self._inner = inner
+        self._time_left = time_left
+
+    def request(self, method: str, path: str, *, timeout: float = REQUEST_TIMEOUT, **kw: Any) -> dict[str, Any]:
+        if method != "GET":
+            left = self._time_left()
+            if left <= 0:
+                raise NotLeader(f"the Lease ran out during the pass: {method} {path} not sent")
+            timeout = min(timeout, left)
+        return self._inner.request(method, path, timeout=timeout, **kw)

@@ -50,9 +50,12 @@ class LeaderElector:
             return False
         return self._write(lease, now)
 
-    def holds(self) -> bool:
-        """Still the leader by the clock alone (no API call): the last renewal is within the renew deadline."""
-        return self._renewed is not None and self._clock() < self._renewed + self._renew_deadline
+    def time_left(self) -> float:
+        """Seconds this replica is still the leader by the clock alone (no API call): until the renew deadline of
+        its last renewal passes; 0 once it has, or when it is not the leader. `Kube.guarded` asks it before writes."""
+        if self._renewed is None:
+            return 0.0
+        return max(0.0, (self._renewed + self._renew_deadline - self._clock()).total_seconds())
 
     def release(self) -> None:
         """Best effort on the way out: if it fails, the Lease simply expires."""

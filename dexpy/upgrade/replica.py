@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from dexpy.upgrade.controller import Controller, NotLeader
-from dexpy.upgrade.kube import ApiError
+from dexpy.upgrade.controller import Controller
+from dexpy.upgrade.kube import ApiError, NotLeader
 from dexpy.upgrade.lease import LeaderElector
 
 RETRY_SECONDS = 2.0  # a follower's wait before it asks for the Lease again
@@ -25,8 +25,8 @@ class Replica:
     def turn(self) -> float:
         """Renew or take the Lease and run one pass, or do nothing as a follower; returns how long to sleep.
 
-        A leader's wait is short enough to keep its Lease, and its controller (given the elector's `holds`) stops a
-        pass that outlasts the Lease before its next write. An API error (5xx, 403, no connection) ends the turn
+        A leader's wait is short enough to keep its Lease, and its controller's client (`kube.guarded` with the
+        elector's `time_left`) refuses every write of a pass that outlasts the Lease, which ends the pass here. An API error (5xx, 403, no connection) ends the turn
         with one log line and a doubling wait; a replica that could not renew the Lease does not reconcile.
         Any other exception (a bug, or input no check foresaw) is handled the same way, with its traceback
         logged at debug level, so the process keeps running and keeps the Lease instead of crash-looping.

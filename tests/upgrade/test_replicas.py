@@ -8,10 +8,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from dexpy.upgrade.controller import Controller
-from dexpy.upgrade.kube import Kube
+from dexpy.upgrade.kube import Kube, NotLeader
 from dexpy.upgrade.lease import LeaderElector
 from dexpy.upgrade.paths import EVENTS
+from dexpy.upgrade.plan import DRAINING, PHASE, VERIFYING
 from dexpy.upgrade.replica import Replica
 from dexpy.upgrade.resources import DEFAULT_COMPONENTS
 from tests.fixtures.kubeapi.auth import Rule
@@ -28,7 +31,7 @@ def replica(cluster: Cluster, name: str, tmp_path: Path) -> Replica:
     token = cluster.api.add_user(name, [Rule(frozenset({"*"}), frozenset({"*"}))])
     kube = Kube.connect(str(cluster.api.write_kubeconfig(tmp_path / f"{name}.kubeconfig", token=token)))
     elector = LeaderElector(kube, namespace="kube-system", identity=name, clock=cluster.clock)
-    return Replica(elector, Controller(kube, clock=cluster.clock, leader=elector.holds))
+    return Replica(elector, Controller(kube.guarded(elector.time_left), clock=cluster.clock))
 
 
 def writes(cluster: Cluster, user: str | None = None) -> list[LoggedRequest]:
@@ -40,14 +43,14 @@ def writes(cluster: Cluster, user: str | None = None) -> list[LoggedRequest]:
     ]
 
 
-def run(cluster: Cluster, replicas: list[Replica], passes: int) -> None:
+def run(cluster: Cluster, replicas: list[Replica], passes: int, stop: Callable[[Cluster], bool] = completed) -> None:
     """Every replica takes a turn each pass, in alternating order so neither always asks first."""
     for count in range(passes):
         for member in replicas if count % 2 else reversed(replicas):
             member.turn()
         cluster.sim.tick()
         cluster.clock.advance(timedelta(seconds=5))
-        if completed(cluster):
+        if stop(cluster):
             return
 
 
@@ -113,12 +116,14 @@ def test_the_other_replica_takes_over_mid_update_and_redoes_nothing(cluster: Clu
 
 
 class Stalling(Kube):
-    """A replica's client that stalls once, 20 s (longer than the Lease), in its pass's read of the Nodes."""
+    """A replica's client that stalls once (`stall`, which moves the clock), in the first read that `at` matches:
+    by default its pass's read of the Nodes."""
 
     stall: Callable[[], None] | None = None
+    at: Callable[[str, dict[str, str]], bool] = staticmethod(lambda path, query: path == "/api/v1/nodes")
 
     def request(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
-        if self.stall is not None and method == "GET" and path == "/api/v1/nodes":
+        if self.stall is not None and method == "GET" and self.at(path, kw.get("query") or {}):
             stall, self.stall = self.stall, None
             stall()
         return super().request(method, path, **kw)
@@ -140,10 +145,61 @@ def test_a_pass_that_outlasts_the_lease_writes_nothing_after_it_ran_out(cluster:
 
     kube = Stalling.connect(str(tmp_path / "replica-a.kubeconfig"))
     kube.stall = meanwhile
-    first.controller = Controller(kube, clock=cluster.clock, leader=first.elector.holds)
+    first.controller = Controller(kube.guarded(first.elector.time_left), clock=cluster.clock)
     first.turn()
     assert stalled and writes(cluster, "replica-b")
     assert [r for r in cluster.api.requests[stalled[0]:] if r.user == "replica-a" and r.verb in WRITES] == []
     run(cluster, [first, second], 80)
     assert cluster.kube.get(LEASE)["spec"]["holderIdentity"] == "replica-b"
     assert_updated_once(cluster)
+
+
+def test_a_pod_delete_after_the_lease_ran_out_mid_step_is_refused(cluster: Cluster, tmp_path: Path) -> None:
+    """The restart step lists the node's kubelet pod, then deletes it: a stall between the two outlasts the Lease."""
+    leader = replica(cluster, "replica-a", tmp_path)
+    cluster.set_spec(desiredVersion=NEW)
+
+    def draining(c: Cluster) -> bool:
+        phases = [(n["metadata"].get("annotations") or {}).get(PHASE) for n in c.kube.list("/api/v1/nodes")]
+        return DRAINING in phases and VERIFYING not in phases
+
+    run(cluster, [leader], 60, stop=draining)
+    assert draining(cluster)
+    stalled: list[int] = []
+
+    def stall() -> None:
+        cluster.clock.advance(timedelta(seconds=20))
+        stalled.append(len(cluster.api.requests))
+
+    kube = Stalling.connect(str(tmp_path / "replica-a.kubeconfig"))
+    kube.stall, kube.at = stall, lambda path, query: path.endswith("/pods") and "labelSelector" in query
+    leader.controller = Controller(kube.guarded(leader.elector.time_left), clock=cluster.clock)
+    leader.turn()
+    assert stalled  # in the restart step, after its pass began as the leader
+    assert [r for r in cluster.api.requests[stalled[0]:] if r.user == "replica-a" and r.verb in WRITES] == []
+    pods = cluster.kube.list("/api/v1/namespaces/kube-system/pods", labelSelector="k8s-app=kubelet")
+    assert not any(pod["metadata"].get("deletionTimestamp") for pod in pods)
+    run(cluster, [leader], 80)  # the next turn renews the Lease and carries on
+    assert_updated_once(cluster)
+
+
+def test_a_guarded_write_is_refused_after_the_lease_and_may_not_outlast_it() -> None:
+    sent: list[tuple[str, float]] = []
+
+    class Recording(Kube):
+        def __init__(self) -> None:
+            pass
+
+        def request(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+            sent.append((method, kw["timeout"]))
+            return {}
+
+    left = [3.5]
+    kube = Recording().guarded(lambda: left[0])
+    kube.get("/api/v1/nodes")
+    kube.patch("/api/v1/nodes/w1", {})
+    left[0] = 0.0
+    kube.list("/api/v1/nodes")  # reads go on: the pass ends at its next write
+    with pytest.raises(NotLeader):
+        kube.create("/api/v1/namespaces/default/pods/web/eviction", {})
+    assert sent == [("GET", 30.0), ("PATCH", 3.5), ("GET", 30.0)]

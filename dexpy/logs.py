@@ -50,6 +50,9 @@ class RequestContext:
 request_context: ContextVar[RequestContext | None] = ContextVar("dexpy_request", default=None)
 
 
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
 class RequestIds:
     """Unique request ids without a syscall per request: a random prefix and a counter. Make one per process
     (after forking), so that workers' ids differ."""
@@ -60,6 +63,10 @@ class RequestIds:
 
     def new(self) -> str:
         return f"{self.prefix}-{next(self.counter):x}"
+
+    def given_or_new(self, given: str) -> str:
+        """The caller's id (`X-Request-Id`, also as gRPC metadata) when it is a sane one, else a new one."""
+        return given if _VALID_REQUEST_ID.fullmatch(given) else self.new()
 
 
 def redact(text: str) -> str:

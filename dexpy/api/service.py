@@ -44,7 +44,9 @@ def _statuses(method: F) -> F:
 
     @functools.wraps(method)
     def call(self: DexService, request: Any, context: grpc.ServicerContext) -> Any:
-        token = request_context.set(RequestContext(self.request_ids.new(), peer_address(context.peer())))
+        given = dict(context.invocation_metadata() or ()).get("x-request-id", "")
+        ctx = RequestContext(self.request_ids.given_or_new(given), peer_address(context.peer()))
+        token = request_context.set(ctx)
         try:
             v.known_fields(request)
             return method(self, request, context)

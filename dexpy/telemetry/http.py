@@ -4,7 +4,6 @@ metrics by route pattern. Domain events (logins, tokens, refusals) are reported 
 from __future__ import annotations
 
 import functools
-import re
 import time
 
 from prometheus_client import Counter, Histogram
@@ -12,9 +11,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dexpy.logs import RequestContext, RequestIds, request_context
 from dexpy.telemetry import HTTP_DURATION, HTTP_REQUESTS, HTTP_RESPONSE_SIZE
-
-_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-
 
 def route_pattern(scope: Scope, prefix: str) -> str:
     """The matched route's path pattern without the issuer path, parameters named as Dex names them."""
@@ -37,12 +33,8 @@ def _http_metrics(code: str, method: str, handler: str) -> tuple[Counter, Histog
 
 def request_id(scope: Scope, ids: RequestIds) -> str:
     """The caller's `X-Request-Id` when it is a sane one, else a new id."""
-    for name, value in scope.get("headers", []):
-        if name == b"x-request-id":
-            text = value.decode("latin-1")
-            if _VALID_REQUEST_ID.fullmatch(text):
-                return text
-    return ids.new()
+    given = next((v for n, v in scope.get("headers", []) if n == b"x-request-id"), b"")
+    return ids.given_or_new(given.decode("latin-1"))
 
 
 class TelemetryMiddleware:
@@ -55,7 +47,8 @@ class TelemetryMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        ctx = RequestContext(request_id=request_id(scope, self.request_ids), remote_addr=(scope.get("client") or ("",))[0])
+        ctx = RequestContext(request_id=request_id(scope, self.request_ids),
+                             remote_addr=(scope.get("client") or ("",))[0])
         token = request_context.set(ctx)
         start = time.perf_counter()
         status, size = 500, 0

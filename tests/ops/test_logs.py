@@ -31,7 +31,8 @@ def test_audit_lines_for_login_token_refresh_and_revocation(ops: Ops, caplog: py
     rp = RelyingParty(ops.server.issuer)
     tokens = rp.exchange(rp.login(scope="openid offline_access")).json()
     rp.token(grant_type="refresh_token", refresh_token=tokens["refresh_token"])
-    ops.stub().RevokeRefresh(pb.RevokeRefreshReq(user_id=ADMIN_SUB, client_id="example-app"))
+    ops.stub().RevokeRefresh(pb.RevokeRefreshReq(user_id=ADMIN_SUB, client_id="example-app"),
+                             metadata=(("x-request-id", "change-4711"),))
 
     login, token, refresh, revocation = audits(caplog)
     assert (login["event"], login["result"], login["user"], login["user_id"], login["connector_id"],
@@ -43,8 +44,9 @@ def test_audit_lines_for_login_token_refresh_and_revocation(ops: Ops, caplog: py
     assert (revocation["event"], revocation["user_id"], revocation["client_id"]) == (
         "revocation", USER_ID, "example-app")
     assert revocation["remote_addr"] == "127.0.0.1"  # the gRPC peer, spelled as HTTP lines spell it
-    ids = [line["request_id"] for line in (login, token, refresh, revocation)]
-    assert all(isinstance(i, str) and i for i in ids) and len(set(ids)) == 4
+    ids = [line["request_id"] for line in (login, token, refresh)]
+    assert all(isinstance(i, str) and i for i in ids) and len(set(ids)) == 3
+    assert revocation["request_id"] == "change-4711"  # the caller's id, as HTTP keeps X-Request-Id
 
 
 def test_failures_are_audited(ops: Ops, caplog: pytest.LogCaptureFixture) -> None:

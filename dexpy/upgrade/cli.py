@@ -11,14 +11,14 @@ from collections.abc import Callable
 from typing import Any
 
 from dexpy.clock import system_clock
-from dexpy.upgrade import channels, errors, gates, observe, paths, plan
+from dexpy.upgrade import errors, gates, observe, paths, plan
 from dexpy.upgrade.controller import HALTED, Controller
 from dexpy.upgrade.kube import ApiError, Kube, NoCredentials, NotFound, Unreachable
-from dexpy.upgrade.lease import LeaderElector
+from dexpy.upgrade.lease import LEASE_NAME, LeaderElector
 from dexpy.upgrade.replica import Replica
 from dexpy.upgrade.resources import SINGLETON, ClusterVersionSpec, InvalidResource
 from dexpy.upgrade.status import rollback_source
-from dexpy.upgrade.versions import InvalidVersion, Version, parse_or_none
+from dexpy.upgrade.versions import InvalidVersion, Version
 
 CV = f"{paths.CLUSTER_VERSIONS}/{SINGLETON}"
 
@@ -34,6 +34,8 @@ def register(subparsers: Any) -> None:
     verbs = upgrade.add_subparsers(dest="verb", required=True)
     show_plan = _verb(verbs, "plan", _plan, "show the steps and preflight results of an update; changes nothing")
     show_plan.add_argument("version", nargs="?", help="default: the desired version, else the newest available update")
+    show_plan.add_argument("--namespace", default=os.environ.get("POD_NAMESPACE", "kube-system"),
+                           help="where the controller's Lease lives: the node it runs on is updated last")
     _verb(verbs, "status", _status, "show the ClusterVersion status")
     _verb(verbs, "start", _start, "update to VERSION").add_argument("version")
     _verb(verbs, "pause", _pause(True), "finish the node in flight and start nothing new")
@@ -105,7 +107,7 @@ def _update(args: argparse.Namespace, change: Callable[[dict[str, Any]], dict[st
 
 def _plan(args: argparse.Namespace) -> int:
     kube = Kube.connect(args.kubeconfig)
-    print(render_plan(kube, _cluster_version(kube), args.version))
+    print(render_plan(kube, _cluster_version(kube), args.version, args.namespace))
     return 0
 
 
@@ -149,47 +151,45 @@ def _rollback_spec(obj: dict[str, Any]) -> dict[str, Any]:
     return _apply(source)
 
 
-def render_plan(kube: Kube, obj: dict[str, Any], version: str | None) -> str:
-    """What an update would do, worked out here by the controller's own rules; nothing is written."""
+def render_plan(kube: Kube, obj: dict[str, Any], version: str | None, namespace: str = "kube-system") -> str:
+    """What the controller would do, worked out here by the same functions it calls; nothing is written.
+
+    Towards `version` if given, else the desired version, else the newest available update.
+    """
     spec = ClusterVersionSpec.from_object(obj)
     status = obj.get("status") or {}
-    releases, _ = observe.releases(kube)
     views = observe.components(kube, spec.components)
     current = observe.current_version(status.get("currentVersion"), views)
-    target = channels.choose_target(
-        releases=releases,
-        channel=spec.channel,
-        current=current,
-        desired=Version.parse(version) if version else spec.desired_version,
-        automatic=True,
-        previous=parse_or_none(rollback_source(status.get("history") or [], str(current))),
-        saved_images={},
-        components=[c.name for c in spec.components],
-    )
+    desired = Version.parse(version) if version else spec.desired_version
+    target = observe.target(spec, status, observe.releases(kube), current, desired=desired, automatic=True)
     if target is None:
         return f"CURRENT  {current}\nno update available on channel {spec.channel}"
-    nodes = observe.nodes(kube)
-    situation = plan.Situation(
-        components=views,
-        nodes=nodes,
-        target=target,
-        strategy=spec.strategy,
-        now=system_clock(),
-        descending=plan.descending(views, target, current),
-    )
+    own_node = _controller_node(kube, namespace)
+    situation = observe.situation(kube, spec, status, views, target, current, system_clock(), own_node)
     lines = [f"PLAN     {current} -> {target.version}   channel {spec.channel}   (nothing is changed)", "", "STEPS"]
-    for number, view in enumerate(plan.order(views, situation.descending), 1):
+    changing = [v for v in plan.order(views, situation.descending) if v.component.name in target.images]
+    for number, view in enumerate(changing, 1):  # a rollback puts back only what its attempt changed
         image = target.images[view.component.name]
         done = gates.at_image(view.workload, view.component.container, image, target.version).ok
         lines.append(f"{number:>3}. {view.component.name:<25}{image}" + ("   (already there)" if done else ""))
         if view.component.per_node:
             lines += _batches(situation)
-    problems = gates.preflight(
-            nodes=[n.node for n in nodes], workloads=[(v.component, v.workload) for v in views], current=current
-    )
-    failed = [f"  FAIL  {problem}" for problem in problems]
+    failed = [f"  FAIL  {problem}" for problem in plan.preflight(situation, current)]
     lines += ["", "PREFLIGHT", *failed] if failed else ["", "PREFLIGHT passed"]
     return "\n".join(lines)
+
+
+def _controller_node(kube: Kube, namespace: str) -> str | None:
+    """The node of the controller replica holding the Lease, which it updates last (as `NODE_NAME`).
+
+    Its identity is `<pod name>-<pid>`; None when there is no holder or its pod cannot be read.
+    """
+    try:
+        holder = (kube.get(f"{paths.leases(namespace)}/{LEASE_NAME}").get("spec") or {}).get("holderIdentity")
+        pod = kube.get(f"{paths.pods(namespace)}/{holder.rpartition('-')[0]}") if holder else {}
+    except ApiError:
+        return None
+    return (pod.get("spec") or {}).get("nodeName")
 
 
 def _batches(situation: plan.Situation) -> list[str]:

@@ -17,15 +17,24 @@ from dexpy.clock import Clock, system_clock
 from dexpy.upgrade import actions, channels, errors, gates, observe, paths, plan
 from dexpy.upgrade.channels import Target
 from dexpy.upgrade.kube import Conflict, Kube, NotFound
-from dexpy.upgrade.plan import ComponentView, NodeView
+from dexpy.upgrade.plan import ComponentView
 from dexpy.upgrade.resources import SINGLETON, ClusterVersionSpec, InvalidResource, Release
-from dexpy.upgrade.status import condition_is, finish_attempt, rollback_source, set_condition, start_attempt, stamp
-from dexpy.upgrade.versions import Version, parse_or_none
+from dexpy.upgrade.status import (
+    DONE,
+    HALTED,
+    ROLLING_BACK,
+    condition_is,
+    finish_attempt,
+    parse_time,
+    set_condition,
+    start_attempt,
+    stamp,
+)
+from dexpy.upgrade.versions import Version
 
 BUSY = 5.0  # seconds between passes while something is moving
 IDLE = 60.0
 CONFLICT_RETRIES = 5
-ROLLING_BACK, HALTED, DONE = "RollingBack", "Halted", "Done"
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +138,8 @@ class Controller:
             spec = ClusterVersionSpec.from_object(work.obj)
         except InvalidResource as exc:
             raise errors.InvalidSpec(str(exc)) from exc
-        releases, malformed = observe.releases(self._kube)
+        found = observe.releases(self._kube)
+        releases, malformed = found
         views = observe.components(self._kube, spec.components)
         current = observe.current_version(work.status.get("currentVersion"), views)
         work.status["currentVersion"] = str(current)
@@ -137,17 +147,8 @@ class Controller:
         self._record_updates(work, spec, releases, malformed, current)
         progress = work.progress
         rolling_back = progress.get("phase") == ROLLING_BACK
-        if spec.desired_version is not None and str(spec.desired_version) in malformed:
-            raise errors.MalformedRelease(malformed[str(spec.desired_version)])
-        target = self._rollback_target(work) if rolling_back else channels.choose_target(
-            releases=releases,
-            channel=spec.channel,
-            current=current,
-            desired=spec.desired_version,
-            automatic=spec.automatic_updates,
-            previous=parse_or_none(rollback_source(work.status.get("history") or [], str(current))),
-            saved_images=self._saved_images(work, spec.desired_version),
-            components=[c.name for c in spec.components],
+        target = observe.target(
+            spec, work.status, found, current, desired=spec.desired_version, automatic=spec.automatic_updates
         )
         work.condition("Paused", spec.paused, "Paused" if spec.paused else "NotPaused")
         if target is None:
@@ -159,22 +160,8 @@ class Controller:
                 return IDLE
             progress.update(phase="", stepStartedTime=stamp(work.now))  # the retried step gets its full timeout
             work.condition("Failing", False, "Retrying")
-        nodes = observe.nodes(self._kube, next((c for c in spec.components if c.per_node), None))
-        descending = rolling_back or plan.descending(views, target, current)
-        situation = plan.Situation(
-            components=views,
-            nodes=nodes,
-            target=target,
-            strategy=spec.strategy,
-            now=work.now,
-            descending=descending,
-            own_node=self._own_node,
-            progress=plan.Progress(
-                step=progress.get("step", ""),
-                since=_parse_time(progress.get("stepStartedTime")),
-                message=progress.get("message", ""),
-            ),
-        )
+        situation = observe.situation(self._kube, spec, work.status, views, target, current, work.now, self._own_node)
+        descending = situation.descending
         step = plan.next_step(situation)
         self._record_components(work, views, target)
         attempt_running = rolling_back or (progress.get("target") == str(target.version) and progress.get("phase") != DONE)
@@ -186,7 +173,7 @@ class Controller:
         if spec.preflight_only and (untouched or not attempt_running):
             if not attempt_running:  # a finished attempt's record must not make this target look under way
                 work.status["progress"] = {}
-            return self._preflight_only(work, views, nodes, current, target, descending)
+            return self._preflight_only(work, situation, current)
         if isinstance(step, (plan.Patch, plan.Cordon)):
             hold = "Paused" if spec.paused else (
                 "OutsideWindow" if spec.window is not None and not spec.window.contains(work.now) else None
@@ -198,7 +185,7 @@ class Controller:
         if not attempt_running:
             self._start_attempt(work, target, current)
         if untouched:
-            held = self._before_first_step(work, spec, views, nodes, current, target)
+            held = self._before_first_step(work, spec, situation, current)
             if held is not None:
                 return held
         return self._take(work, spec, situation, step)
@@ -227,23 +214,6 @@ class Controller:
             skipped = f"; ignored malformed: {'; '.join(malformed.values())}" if malformed else ""
             work.condition("RetrievedUpdates", True, "UpdatesRetrieved", f"{len(offered)} updates on {spec.channel}{skipped}")
 
-    def _saved_images(self, work: Pass, version: Version | None) -> dict[str, str]:
-        return {
-            c["name"]: c["previousImage"]
-            for c in work.status.get("components") or []
-            if c.get("previousImage") and version is not None and c.get("previousVersion") == str(version)
-        }
-
-    def _rollback_target(self, work: Pass) -> Target:
-        """Back to the images saved before this attempt, for the components it changed."""
-        source = Version.parse(work.progress["from"])
-        changed = {
-            c["name"]: c["previousImage"]
-            for c in work.status.get("components") or []
-            if c.get("previousImage") and c.get("targetVersion") == work.progress.get("target")
-        }
-        return Target(source, changed)
-
     def _record_components(self, work: Pass, views: list[ComponentView], target: Target) -> None:
         saved = {c["name"]: c for c in work.status.get("components") or []}
         rows = []
@@ -271,47 +241,28 @@ class Controller:
             work.condition("Upgradeable", True, "AsExpected")
         return IDLE
 
-    def _preflight(
-        self, work: Pass, views: list[ComponentView], nodes: list[NodeView], current: Version, target: Target
-    ) -> str:
+    def _preflight(self, work: Pass, situation: plan.Situation, current: Version) -> str:
         """The checks before anything is changed, in `Upgradeable`; returns the failed ones, "" if all passed."""
-        problems = gates.preflight(
-            nodes=[n.node for n in nodes], workloads=[(v.component, v.workload) for v in views], current=current
-        )
-        summary = "; ".join(problems)
+        summary = "; ".join(plan.preflight(situation, current))
         if summary:
             work.condition("Upgradeable", False, "PreflightFailed", summary)
         else:
-            work.condition("Upgradeable", True, "PreflightPassed", f"{current} to {target.version} may start")
+            work.condition("Upgradeable", True, "PreflightPassed", f"{current} to {situation.target.version} may start")
         return summary
 
-    def _preflight_only(
-        self,
-        work: Pass,
-        views: list[ComponentView],
-        nodes: list[NodeView],
-        current: Version,
-        target: Target,
-        descending: bool,
-    ) -> float:
-        summary = self._preflight(work, views, nodes, current, target)
-        order = " -> ".join(v.component.name for v in plan.order(views, descending))
+    def _preflight_only(self, work: Pass, situation: plan.Situation, current: Version) -> float:
+        summary = self._preflight(work, situation, current)
+        order = " -> ".join(v.component.name for v in plan.order(situation.components, situation.descending))
         message = f"plan: {order}; checks: {summary or 'all passed'}"
         work.progress.update(phase="Preflight", step="Preflight", message=message)
         work.condition("Progressing", False, "PreflightOnly", "preflight-only mode: nothing is changed")
         return IDLE
 
     def _before_first_step(
-        self,
-        work: Pass,
-        spec: ClusterVersionSpec,
-        views: list[ComponentView],
-        nodes: list[NodeView],
-        current: Version,
-        target: Target,
+        self, work: Pass, spec: ClusterVersionSpec, situation: plan.Situation, current: Version
     ) -> float | None:
         """Preflight and the etcd backup: both before anything is patched."""
-        summary = self._preflight(work, views, nodes, current, target)
+        summary = self._preflight(work, situation, current)
         if summary:
             work.condition("Failing", True, "PreflightFailed", summary)
             work.condition("Progressing", False, "PreflightFailed", summary)
@@ -319,7 +270,7 @@ class Controller:
             return IDLE
         if spec.backup.policy == "Disabled":
             return None
-        return self._backup(work, spec, current, target)
+        return self._backup(work, spec, current, situation.target)
 
     def _backup(self, work: Pass, spec: ClusterVersionSpec, current: Version, target: Target) -> float | None:
         backup = spec.backup
@@ -349,7 +300,7 @@ class Controller:
                     work.event("Warning", "BackupFailed", message)
                 return None
             return self._fail(work, spec, plan.Failed("Backup", "BackupFailed", message), anything_changed=False)
-        since = _parse_time(work.progress.get("stepStartedTime")) if work.progress.get("step") == "Backup" else None
+        since = parse_time(work.progress.get("stepStartedTime")) if work.progress.get("step") == "Backup" else None
         if since is not None and work.now - since > spec.strategy.step_timeout:
             timeout = plan.Failed("Backup", "BackupFailed", f"etcd snapshot Job {name} did not finish in time")
             return self._fail(work, spec, timeout, anything_changed=False)
@@ -454,7 +405,3 @@ class Controller:
 def _any_available(workload: dict[str, Any]) -> bool:
     status = workload.get("status") or {}
     return bool(status.get("availableReplicas" if workload.get("kind") == "Deployment" else "numberAvailable"))
-
-
-def _parse_time(value: object) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) and value else None

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dexpy.clock import Clock
+from dexpy.upgrade import paths
 from dexpy.upgrade.kube import ApiError, Conflict, Kube, NotFound
 from dexpy.upgrade.status import micro_time
 
@@ -25,7 +26,7 @@ class LeaderElector:
         renew_deadline: timedelta = timedelta(seconds=10),
     ) -> None:
         self._kube = kube
-        self._path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+        self._path = paths.leases(namespace)
         self._name = name
         self._namespace = namespace
         self.identity = identity

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from dexpy.upgrade import errors, gates, paths
+from dexpy.upgrade import channels, errors, gates, paths, plan
+from dexpy.upgrade.channels import Target
 from dexpy.upgrade.kube import Kube
 from dexpy.upgrade.plan import DRAINING, PHASE, VERIFYING, ComponentView, NodeView
-from dexpy.upgrade.resources import Component, InvalidResource, Release
+from dexpy.upgrade.resources import ClusterVersionSpec, Component, InvalidResource, Release
+from dexpy.upgrade.status import ROLLING_BACK, parse_time, rollback_source
 from dexpy.upgrade.versions import Version, parse_or_none
 
 
@@ -87,3 +90,78 @@ def current_version(recorded: object, views: Sequence[ComponentView]) -> Version
     if found is None:
         raise errors.InvalidSpec(f"cannot tell the current version from {first.component.name}'s image tag")
     return found
+
+
+def target(
+    spec: ClusterVersionSpec,
+    status: dict[str, Any],
+    found: tuple[list[Release], dict[str, str]],
+    current: Version,
+    *,
+    desired: Version | None,
+    automatic: bool,
+) -> Target | None:
+    """What a pass works towards: while rolling back, the images saved before the attempt; else the channel's
+    choice for `desired` (the spec's, or the one `dexpy upgrade plan` is asked about). `found` is `releases()`."""
+    releases_, malformed = found
+    if desired is not None and str(desired) in malformed:
+        raise errors.MalformedRelease(malformed[str(desired)])
+    if (status.get("progress") or {}).get("phase") == ROLLING_BACK:
+        return _rollback_target(status)
+    return channels.choose_target(
+        releases=releases_,
+        channel=spec.channel,
+        current=current,
+        desired=desired,
+        automatic=automatic,
+        previous=parse_or_none(rollback_source(status.get("history") or [], str(current))),
+        saved_images=_saved_images(status, desired),
+        components=[c.name for c in spec.components],
+    )
+
+
+def _saved_images(status: dict[str, Any], version: Version | None) -> dict[str, str]:
+    return {
+        c["name"]: c["previousImage"]
+        for c in status.get("components") or []
+        if c.get("previousImage") and version is not None and c.get("previousVersion") == str(version)
+    }
+
+
+def _rollback_target(status: dict[str, Any]) -> Target:
+    """Back to the images saved before this attempt, for the components it changed."""
+    progress = status["progress"]
+    changed = {
+        c["name"]: c["previousImage"]
+        for c in status.get("components") or []
+        if c.get("previousImage") and c.get("targetVersion") == progress.get("target")
+    }
+    return Target(Version.parse(progress["from"]), changed)
+
+
+def situation(
+    kube: Kube,
+    spec: ClusterVersionSpec,
+    status: dict[str, Any],
+    views: list[ComponentView],
+    target: Target,
+    current: Version,
+    now: datetime,
+    own_node: str | None,
+) -> plan.Situation:
+    """The planner's input: reads the Nodes (with the per-node component's pods on the ones being verified)."""
+    progress = status.get("progress") or {}
+    return plan.Situation(
+        components=views,
+        nodes=nodes(kube, next((c for c in spec.components if c.per_node), None)),
+        target=target,
+        strategy=spec.strategy,
+        now=now,
+        descending=progress.get("phase") == ROLLING_BACK or plan.descending(views, target, current),
+        own_node=own_node,
+        progress=plan.Progress(
+            step=progress.get("step", ""),
+            since=parse_time(progress.get("stepStartedTime")),
+            message=progress.get("message", ""),
+        ),
+    )

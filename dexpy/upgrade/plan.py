@@ -141,6 +141,15 @@ class Situation:
     progress: Progress = field(default_factory=Progress)
 
 
+def preflight(situation: Situation, current: Version) -> list[str]:
+    """The checks before anything is changed (`gates.preflight`) on what the situation saw; the failed ones."""
+    return gates.preflight(
+        nodes=[n.node for n in situation.nodes],
+        workloads=[(v.component, v.workload) for v in situation.components],
+        current=current,
+    )
+
+
 def order(components: Sequence[ComponentView], descending: bool) -> list[ComponentView]:
     """Components in update order; a rollback or a downgrade walks them backwards."""
     return list(reversed(components)) if descending else list(components)

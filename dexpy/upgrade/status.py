@@ -6,11 +6,17 @@ from datetime import datetime, timezone
 from typing import Any
 
 HISTORY_LIMIT = 20
+ROLLING_BACK, HALTED, DONE = "RollingBack", "Halted", "Done"  # values of `progress.phase`
 CONDITION_TYPES = ("Available", "Progressing", "Failing", "Upgradeable", "RetrievedUpdates", "Paused")
 
 
 def stamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: object) -> datetime | None:
+    """A time `stamp` wrote, or None."""
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
 
 
 def micro_time(moment: datetime) -> str:

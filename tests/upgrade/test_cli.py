@@ -108,6 +108,21 @@ def test_plan_shows_the_next_update_its_steps_node_batches_and_checks_and_writes
     assert out.rstrip().endswith("PREFLIGHT passed")
 
 
+def test_plan_puts_the_node_of_the_controller_holding_the_lease_last(
+    cluster: Cluster, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As the controller does with its own node (`NODE_NAME`): the plan finds it from the Lease holder's pod."""
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "upgrade-controller-5d8f", "namespace": "kube-system"},
+           "spec": {"nodeName": "cp1", "containers": [{"name": "controller", "image": "dexpy"}]}}
+    cluster.kube.create("/api/v1/namespaces/kube-system/pods", pod)
+    lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+             "metadata": {"name": "dexpy-upgrade-controller", "namespace": "kube-system"},
+             "spec": {"holderIdentity": "upgrade-controller-5d8f-1", "leaseDurationSeconds": 15}}
+    cluster.kube.create("/apis/coordination.k8s.io/v1/namespaces/kube-system/leases", lease)
+    assert run(cluster, tmp_path, "plan") == 0
+    assert "nodes: w1\n       nodes: w2\n       nodes: cp1\n" in capsys.readouterr().out
+
+
 def test_plan_towards_a_named_version_reports_failed_checks(
     cluster: Cluster, tmp_path, capsys: pytest.CaptureFixture[str]
 ) -> None:

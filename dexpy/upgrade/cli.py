@@ -79,8 +79,8 @@ def _run_controller(args: argparse.Namespace) -> int:
     kube = Kube.connect(args.kubeconfig)
     identity = f"{socket.gethostname()}-{os.getpid()}"
     elector = LeaderElector(kube, namespace=args.namespace, identity=identity, clock=system_clock)
-    controller = Controller(kube.guarded(elector.time_left), own_node=os.environ.get("NODE_NAME"))
-    replica = Replica(elector, controller)
+    controller = Controller(kube.guarded(elector.time_left), clock=system_clock, own_node=os.environ.get("NODE_NAME"))
+    replica = Replica(elector, controller, clock=system_clock)
     try:
         while True:
             time.sleep(replica.turn())  # a leader's wait is capped by turn(); an error backoff must not be

@@ -103,7 +103,8 @@ class Controller:
         except errors.Refused as refusal:
             self._refuse(work, refusal)
             delay = IDLE
-        self._write_status(work)
+        if work.events or work.status != (work.obj.get("status") or {}):  # an idle pass writes nothing
+            self._write_status(work)
         return delay
 
     def _refuse(self, work: Pass, refusal: errors.Refused) -> None:

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from dexpy.clock import FrozenClock
 from dexpy.upgrade import cli
 from dexpy.upgrade.replica import RENEW_SECONDS, Replica
 from tests.fixtures.kubeapi.auth import Rule
@@ -142,9 +143,11 @@ def test_the_controller_process_keeps_running_through_an_outage(
     token = cluster.api.add_user("controller", [Rule(frozenset({"*"}), frozenset({"*"}))])
     kubeconfig = cluster.api.write_kubeconfig(tmp_path / "kc", token=token)
     slept: list[float] = []
+    clock = FrozenClock()  # the process's clock: each sleep moves it on, so the passes it waited for are due
 
     def sleep(seconds: float) -> None:
         slept.append(seconds)
+        clock.advance(timedelta(seconds=seconds))
         if len(slept) == 8:
             cluster.api.fail_when(lambda r: r.user == "controller", 503)
         if len(slept) == 12:
@@ -159,6 +162,7 @@ def test_the_controller_process_keeps_running_through_an_outage(
             raise KeyboardInterrupt  # how the loop is stopped
 
     monkeypatch.setattr(cli, "time", SimpleNamespace(sleep=sleep))
+    monkeypatch.setattr(cli, "system_clock", clock)
     args = argparse.Namespace(kubeconfig=str(kubeconfig), namespace="kube-system")
     assert cli._run_controller(args) == 0
     assert completed(cluster) and cluster.status()["currentVersion"] == NEW

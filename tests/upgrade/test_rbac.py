@@ -75,7 +75,7 @@ def test_the_role_grants_every_call_of_a_full_update_and_no_rule_is_idle(cluster
     token = cluster.api.add_user(user, rules)
     kube = Kube.connect(str(cluster.api.write_kubeconfig(tmp_path / "sa", token=token)))
     elector = LeaderElector(kube, namespace=namespace, identity="a", clock=cluster.clock)
-    replica = Replica(elector, Controller(kube, clock=cluster.clock, own_node=NODES[0]))
+    replica = Replica(elector, Controller(kube, clock=cluster.clock, own_node=NODES[0]), clock=cluster.clock)
     add_evictable_pod(cluster, "w1")
     cluster.set_spec(desiredVersion=NEW, backup={"policy": "Required"})
     for _ in range(100):

@@ -15,7 +15,7 @@ from dexpy.upgrade.kube import Kube, NotLeader
 from dexpy.upgrade.lease import LeaderElector
 from dexpy.upgrade.paths import EVENTS
 from dexpy.upgrade.plan import DRAINING, PHASE, VERIFYING
-from dexpy.upgrade.replica import Replica
+from dexpy.upgrade.replica import RENEW_SECONDS, Replica
 from dexpy.upgrade.resources import DEFAULT_COMPONENTS
 from tests.fixtures.kubeapi.auth import Rule
 from tests.fixtures.kubeapi.server import LoggedRequest
@@ -31,7 +31,7 @@ def replica(cluster: Cluster, name: str, tmp_path: Path) -> Replica:
     token = cluster.api.add_user(name, [Rule(frozenset({"*"}), frozenset({"*"}))])
     kube = Kube.connect(str(cluster.api.write_kubeconfig(tmp_path / f"{name}.kubeconfig", token=token)))
     elector = LeaderElector(kube, namespace="kube-system", identity=name, clock=cluster.clock)
-    return Replica(elector, Controller(kube.guarded(elector.time_left), clock=cluster.clock))
+    return Replica(elector, Controller(kube.guarded(elector.time_left), clock=cluster.clock), clock=cluster.clock)
 
 
 def writes(cluster: Cluster, user: str | None = None) -> list[LoggedRequest]:
@@ -203,3 +203,25 @@ def test_a_guarded_write_is_refused_after_the_lease_and_may_not_outlast_it() -> 
     with pytest.raises(NotLeader):
         kube.create("/api/v1/namespaces/default/pods/web/eviction", {})
     assert sent == [("GET", 30.0), ("PATCH", 3.5), ("GET", 30.0)]
+
+
+def test_an_idle_leader_renews_every_turn_reconciles_once_a_minute_and_patches_no_status(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    leader = replica(cluster, "replica-a", tmp_path)
+    cluster.set_spec(desiredVersion=NEW)
+    run(cluster, [leader], 80)
+    assert completed(cluster)
+    for _ in range(2):  # the passes right after the end may still record it
+        leader.turn()
+        cluster.clock.advance(timedelta(minutes=1))
+    cluster.api.clear_log()
+    waits = []
+    for _ in range(30):  # two minutes of turns
+        waits.append(leader.turn())
+        cluster.clock.advance(timedelta(seconds=waits[-1]))
+    assert set(waits) == {RENEW_SECONDS}
+    assert cluster.api.count(verb="update", resource="leases") == 30  # the Lease is renewed every turn
+    assert cluster.api.count(verb="get", resource="clusterversions") == 2  # a pass a minute, as IDLE says
+    assert cluster.api.count(verb="patch", resource="clusterversions", subresource="status") == 0
+    assert writes(cluster) == []

@@ -6,6 +6,7 @@ pass starts over from a fresh read.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import datetime
 from typing import Any
@@ -119,16 +120,17 @@ def event(kube: Kube, cluster_version: dict[str, Any], kind: str, reason: str, m
     kube.create(paths.EVENTS, body)
 
 
-def backup_job_name(source: Version, target: Version, attempt: int, halted_generation: int | None) -> str:
+def backup_job_name(source: Version, target: Version, started: str, halted_generation: int | None) -> str:
     """One Job per try, named from the status alone so a restarted controller finds it again.
 
-    A later attempt of the same update gets `-attempt-N`; a retry after a halt at generation G gets `-retry-G`,
-    so a failed Job, or one an earlier attempt finished, is never taken for this try's.
+    The attempt's `startedTime` (its history entry) tells attempts of the same update apart, and never repeats as
+    a count of the capped history could; a retry after a halt at generation G adds `-retry-G`. So a failed Job,
+    or one an earlier attempt finished, is never taken for this try's. A DNS-1123 name of at most 63 characters.
     """
-    name = f"etcd-backup-{source}-to-{target}"
-    name += f"-attempt-{attempt}" if attempt > 1 else ""
+    name = f"etcd-backup-{source}-to-{target}-{''.join(c for c in started if c.isdigit())}"
     name += f"-retry-{halted_generation}" if halted_generation else ""
-    return name.replace(".", "-")
+    name = name.replace(".", "-")
+    return name if len(name) <= 63 else f"{name[:54]}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 def get_backup_job(kube: Kube, backup: Backup, name: str) -> dict[str, Any] | None:

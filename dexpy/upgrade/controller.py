@@ -276,11 +276,11 @@ class Controller:
     def _backup(self, work: Pass, spec: ClusterVersionSpec, current: Version, target: Target) -> float | None:
         backup = spec.backup
         history = work.status["history"]
-        same = (str(current), str(target.version))
-        earlier = sum(1 for h in history[1:] if (h.get("from"), h.get("version")) == same)
-        name = actions.backup_job_name(current, target.version, earlier + 1, work.progress.get("haltedGeneration"))
+        started = str(history[0].get("startedTime") or "")
+        name = actions.backup_job_name(current, target.version, started, work.progress.get("haltedGeneration"))
         job = actions.get_backup_job(self._kube, backup, name)
         if job is None:
+            self._write_status(work)  # the attempt the name comes from must be on record before its Job
             actions.create_backup_job(self._kube, backup, name, current)
             self._acted(work, "BackupStarted", f"etcd snapshot Job {backup.namespace}/{name}")
             return self._progress(work, "Backup", "Running", f"etcd snapshot Job {name} started")

@@ -14,6 +14,7 @@ from dexpy.upgrade.kube import Kube
 from dexpy.upgrade.paths import EVENTS
 from dexpy.upgrade.resources import DEFAULT_COMPONENTS
 from tests.fixtures.kubeapi.auth import Rule
+from tests.upgrade.test_backup import FIRST
 from tests.upgrade.conftest import NEW, NODES, Cluster, completed
 
 TOUCHED = "example.com/touched-by"
@@ -109,6 +110,6 @@ def test_a_backup_job_created_meanwhile_is_adopted_not_doubled(
     [refused] = [r for r in cluster.api.requests if r.user == "controller" and r.resource == "jobs" and r.verb == "create"]
     assert refused.status == 409  # AlreadyExists
     [job] = cluster.kube.list("/apis/batch/v1/namespaces/kube-system/jobs")
-    assert cluster.status()["lastBackup"]["name"] == job["metadata"]["name"] == "etcd-backup-1-30-2-to-1-31-0"
+    assert cluster.status()["lastBackup"]["name"] == job["metadata"]["name"] == FIRST
     assert cluster.status()["currentVersion"] == NEW
     assert cluster.condition("Failing")["status"] == "False"

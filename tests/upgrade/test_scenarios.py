@@ -11,6 +11,7 @@ from dexpy.upgrade.plan import MADE_UNSCHEDULABLE, PHASE
 from dexpy.upgrade.resources import ANNOTATION_VERSION
 from dexpy.upgrade.versions import Version
 from tests.upgrade.builders import images, release
+from tests.upgrade.test_backup import FIRST
 from tests.upgrade.conftest import NEW, NODES, OLD, Cluster, completed, halted, spec_writes
 
 
@@ -193,7 +194,7 @@ def test_backup_runs_before_the_first_step_and_is_recorded(cluster: Cluster) -> 
     cluster.set_spec(desiredVersion=NEW, backup={"policy": "Required"})
     cluster.drive(80, stop=completed)
     status = cluster.status()
-    assert status["lastBackup"]["name"] == "etcd-backup-1-30-2-to-1-31-0"
+    assert status["lastBackup"]["name"] == FIRST
     assert status["history"][0]["backup"] == status["lastBackup"]["name"]
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
-_OBSERVED = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:[-+][0-9A-Za-z.+-]*)?$")
-"""What a cluster reports may carry a semver pre-release or build suffix: `v1.31.0+k3s1`, `v1.31.0-eks-1234`."""
+_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)([-+][0-9A-Za-z.+-]*)?$")
+"""major.minor.patch, and the semver pre-release or build suffix a cluster may report (`v1.31.0+k3s1`,
+`v1.31.0-eks-1234`), which only `observed` accepts."""
 
 
 class InvalidVersion(ValueError):
@@ -23,9 +23,9 @@ class Version:
     @classmethod
     def parse(cls, text: object) -> Version:
         match = _VERSION.match(text) if isinstance(text, str) else None
-        if match is None:
+        if match is None or match[4]:
             raise InvalidVersion(f"{text!r} is not a version like 1.31.4")
-        return cls(*(int(part) for part in match.groups()))
+        return cls(int(match[1]), int(match[2]), int(match[3]))
 
     def __str__(self) -> str:
         return f"{self.major}.{self.minor}.{self.patch}"
@@ -46,8 +46,8 @@ def parse_or_none(text: object) -> Version | None:
 def observed(text: object) -> Version | None:
     """A version read from the cluster (a Node's kubelet, an image tag): the suffix is dropped, only
     major.minor.patch is compared. Versions in specs and Releases stay strict (`Version.parse`)."""
-    match = _OBSERVED.match(text) if isinstance(text, str) else None
-    return Version(*(int(part) for part in match.groups())) if match else None
+    match = _VERSION.match(text) if isinstance(text, str) else None
+    return Version(int(match[1]), int(match[2]), int(match[3])) if match else None
 
 
 def within_skew(current: Version, target: Version) -> bool:

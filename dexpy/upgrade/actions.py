@@ -13,6 +13,7 @@ from typing import Any
 
 from dexpy.upgrade import paths
 from dexpy.upgrade.kube import Kube, NotFound, TooManyRequests
+from dexpy.upgrade.observe import component_pods_on
 from dexpy.upgrade.plan import (
     MADE_UNSCHEDULABLE,
     PHASE,
@@ -78,13 +79,11 @@ def evict(kube: Kube, pods: tuple[str, ...]) -> list[str]:
 
 def restart(kube: Kube, component: Component, view: NodeView, now: datetime) -> None:
     """Delete the component's pod on the node; the OnDelete DaemonSet recreates it from the new template."""
-    selector = {"labelSelector": component.label_selector, "fieldSelector": f"spec.nodeName={view.name}"}
-    for pod in kube.list(paths.pods(component.namespace), **selector):
-        if not pod["metadata"].get("deletionTimestamp"):
-            try:
-                kube.delete(f"{paths.pods(component.namespace)}/{pod['metadata']['name']}")
-            except NotFound:
-                pass
+    for pod in component_pods_on(kube, component, view.name):
+        try:
+            kube.delete(f"{paths.pods(component.namespace)}/{pod['metadata']['name']}")
+        except NotFound:
+            pass
     _patch_node(kube, view, {"annotations": {PHASE: VERIFYING, PHASE_SINCE: now.isoformat()}})
 
 

@@ -196,7 +196,7 @@ class Controller:
 
         Fewer pods than wanted is not enough: a rolling update takes pods out one at a time by design.
         """
-        down = [v.component.name for v in views if not _any_available(v.workload)]
+        down = [v.component.name for v in views if not gates.has_available_pod(v.workload)]
         if down:
             work.condition("Available", False, "ComponentUnavailable", f"no available pods: {', '.join(down)}")
         else:
@@ -402,7 +402,3 @@ class Controller:
         work.condition("Failing", False, "AsExpected")
         return self._idle(work, f"cluster is at {step_target.version}")
 
-
-def _any_available(workload: dict[str, Any]) -> bool:
-    status = workload.get("status") or {}
-    return bool(status.get("availableReplicas" if workload.get("kind") == "Deployment" else "numberAvailable"))

@@ -73,6 +73,13 @@ def deployment_rolled_out(deployment: Obj) -> Gate:
     return PASS
 
 
+def has_available_pod(workload: Obj) -> bool:
+    """The `Available` condition's test: a Deployment or DaemonSet with at least one available pod (a rolling
+    update takes pods out one at a time by design, so fewer than wanted is not unavailable)."""
+    status = workload.get("status") or {}
+    return bool(status.get("availableReplicas" if workload.get("kind") == "Deployment" else "numberAvailable"))
+
+
 def daemonset_rolled_out(daemonset: Obj) -> Gate:
     seen = _generation_seen(daemonset)
     if not seen.ok:

@@ -53,8 +53,7 @@ def nodes(kube: Kube, agent: Component | None = None) -> list[NodeView]:
         name = node["metadata"]["name"]
         phase = (node["metadata"].get("annotations") or {}).get(PHASE)
         if phase == VERIFYING and agent is not None:
-            selector = {"labelSelector": agent.label_selector, "fieldSelector": f"spec.nodeName={name}"}
-            pods = [pod for pod in kube.list(paths.pods(agent.namespace), **selector) if not _terminating(pod)]
+            pods = component_pods_on(kube, agent, name)
             views.append(NodeView(node, agent_versions=tuple(gates.pod_version(pod) for pod in pods)))
             continue
         if phase != DRAINING:
@@ -70,6 +69,12 @@ def nodes(kube: Kube, agent: Component | None = None) -> list[NodeView]:
             )
         )
     return views
+
+
+def component_pods_on(kube: Kube, component: Component, node: str) -> list[dict[str, Any]]:
+    """The per-node `component`'s pods on `node` that are not terminating."""
+    selector = {"labelSelector": component.label_selector, "fieldSelector": f"spec.nodeName={node}"}
+    return [pod for pod in kube.list(paths.pods(component.namespace), **selector) if not _terminating(pod)]
 
 
 def _key(pod: dict[str, Any]) -> str:

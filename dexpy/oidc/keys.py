@@ -23,6 +23,7 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from dexpy.clock import Clock
 from dexpy.model import KEYS_KEY, Keys, VerificationKey
+from dexpy.oidc.jws import CompactSigner
 from dexpy.storage import AlreadyExists, NotFound, Storage
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def _import(jwk: dict[str, object]) -> RSAKey | ECKey:
 class KeySnapshot:
     """Everything derived from one version of the stored key set."""
 
-    signing_key: RSAKey | ECKey
+    signer: CompactSigner
     algorithm: str
     kid: str
     verify_keys: KeySet
@@ -160,13 +161,14 @@ def _jwks_json(keys: Keys) -> bytes:
 
 def _snapshot(keys: Keys) -> KeySnapshot:
     assert keys.signing_key is not None
-    signing = _import(keys.signing_key)
+    algorithm = str(keys.signing_key.get("alg") or ("ES256" if keys.signing_key.get("kty") == "EC" else "RS256"))
+    kid = str(keys.signing_key.get("kid", ""))
     verify = [_import(keys.signing_key_pub or keys.signing_key)]
     verify += [_import(vk.public_key) for vk in keys.verification_keys]
     return KeySnapshot(
-        signing_key=signing,
-        algorithm=str(keys.signing_key.get("alg") or ("ES256" if keys.signing_key.get("kty") == "EC" else "RS256")),
-        kid=str(keys.signing_key.get("kid", "")),
+        signer=CompactSigner(_import(keys.signing_key), algorithm, kid),
+        algorithm=algorithm,
+        kid=kid,
         verify_keys=KeySet(verify),
         jwks_json=_jwks_json(keys),
         state_keys=tuple(keys.state_keys) or (_derived_state_key(keys),),

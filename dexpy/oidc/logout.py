@@ -17,7 +17,6 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from joserfc import jwt
 
 from dexpy.logs import audit
 from dexpy.model import Client
@@ -132,9 +131,7 @@ class Logout:
         claims = {"iss": self.tokens.issuer, "sub": session.subject, "aud": client_id,
                   "iat": int(now.timestamp()), "exp": int((now + LOGOUT_TOKEN_TTL).timestamp()),
                   "jti": secrets.token_urlsafe(16), "sid": session.sid, "events": {BACKCHANNEL_EVENT: {}}}
-        snap = self.tokens.keys.current
-        header = {"alg": snap.algorithm, "kid": snap.kid, "typ": "logout+jwt"}
-        return jwt.encode(header, claims, snap.signing_key, algorithms=[snap.algorithm])
+        return self.tokens.keys.current.signer.sign(claims, typ="logout+jwt")
 
 
 async def deliver(deliveries: list[Delivery]) -> None:

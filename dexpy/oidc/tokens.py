@@ -94,9 +94,7 @@ class TokenIssuer:
         return claims
 
     def _sign(self, claims: dict[str, Any]) -> str:
-        snap = self.keys.current
-        header = {"alg": snap.algorithm, "kid": snap.kid, "typ": "JWT"}
-        return jwt.encode(header, claims, snap.signing_key, algorithms=[snap.algorithm])
+        return self.keys.current.signer.sign(claims)
 
     def access_token(self, subject: Subject) -> tuple[str, int]:
         """(token, expires_in seconds)."""

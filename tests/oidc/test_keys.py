@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 from datetime import timedelta
 
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc import jwt
+from joserfc.jwk import ECKey, RSAKey
 
 from dexpy.clock import FrozenClock
 from dexpy.model import KEYS_KEY, Claims, Keys
@@ -59,12 +66,28 @@ def test_replicas_sharing_a_store_rotate_exactly_once():
     assert len(stored.verification_keys) == 1  # one demotion, not four
 
 
-def test_es256_signs_verifiable_tokens():
-    storage, clock = MemoryStorage(), FrozenClock()
-    keys = _manager(storage, clock, "ES256")
-    issuer = TokenIssuer("https://issuer", keys, clock, TTL)
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
+def test_signed_tokens_are_compact_jws_that_joserfc_and_cryptography_verify(algorithm):
+    """dexpy signs without joserfc (dexpy.oidc.jws); what it signs must still be a JWS any library accepts."""
+    keys = _manager(MemoryStorage(), FrozenClock(), algorithm)
+    issuer = TokenIssuer("https://issuer", keys, FrozenClock(), TTL)
     token = issuer.id_token(SUBJECT)
-    assert jwt.decode(token, keys.current.verify_keys, algorithms=["ES256"]).header["alg"] == "ES256"
+    decoded = jwt.decode(token, keys.current.verify_keys, algorithms=[algorithm])
+    assert decoded.header == {"alg": algorithm, "kid": keys.current.kid, "typ": "JWT"}
+    assert decoded.claims["sub"] and decoded.claims["iss"] == "https://issuer"
+    signing_input, _, signature = token.rpartition(".")
+    raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+    public = json.loads(keys.current.jwks_json)["keys"][0]
+    if algorithm == "RS256":
+        assert len(raw) == 256
+        RSAKey.import_key(public).public_key.verify(raw, signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    else:  # r || s, not DER (RFC 7518 §3.4)
+        assert len(raw) == 64
+        der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+        ECKey.import_key(public).public_key.verify(der, signing_input.encode(), ec.ECDSA(hashes.SHA256()))
+    tampered = token[:-8] + ("A" if token[-8] != "A" else "B") + token[-7:]
+    with pytest.raises(InvalidToken):
+        issuer.verify(tampered)
 
 
 def test_tokens_with_alg_none_or_foreign_keys_are_refused():

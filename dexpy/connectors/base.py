@@ -6,9 +6,10 @@ with `isinstance` (the Protocols are runtime-checkable).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeGuard, runtime_checkable
 
 from dexpy.model import Claims
 
@@ -83,6 +84,17 @@ class RefreshConnector(Protocol):
     def refresh(self, scopes: Scopes, identity: Identity) -> Identity:
         """Re-check the user; raise IdentityGone when they no longer exist upstream."""
         ...
+
+
+def can_refresh(connector: object) -> TypeGuard[RefreshConnector]:
+    """`isinstance(connector, RefreshConnector)`, remembered per class: a runtime protocol check costs ~5 µs, and
+    every refresh grant asks."""
+    return _refreshes(type(connector))
+
+
+@functools.cache
+def _refreshes(cls: type) -> bool:
+    return issubclass(cls, RefreshConnector)
 
 
 @runtime_checkable

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hmac
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -19,7 +20,7 @@ from authlib.oauth2.rfc6749.errors import InvalidGrantError
 
 from dexpy.clock import Clock
 from dexpy.config import RefreshTokenExpiry
-from dexpy.connectors.base import Identity, IdentityGone, RefreshConnector, Scopes
+from dexpy.connectors.base import Identity, IdentityGone, Scopes, can_refresh
 from dexpy.connectors.manager import ConnectorManager, UnknownConnector
 from dexpy.ids import new_id, new_secret_id
 from dexpy.model import AuthCode, Claims, RefreshToken, Revocation
@@ -86,7 +87,7 @@ class Issuance:
     def wants_refresh(self, scopes: list[str], connector_id: str) -> bool:
         if sc.OFFLINE_ACCESS not in scopes:
             return False
-        return isinstance(self.connectors.get(connector_id), RefreshConnector)
+        return can_refresh(self.connectors.get(connector_id))
 
     # -- authorization codes --------------------------------------------------------------------------------
 
@@ -248,7 +249,6 @@ class Issuance:
         the same successor inside the reuse interval, or `invalid_grant` outside it."""
         claims, connector_data = self._refreshed_identity(record, scopes)
         now = self.clock()
-        new_token = new_secret_id()
 
         def rotate(current: RefreshToken) -> RefreshToken:
             if self._within_reuse(current, presented, now):
@@ -262,22 +262,28 @@ class Issuance:
                         and now - current.last_used < self._last_used_granularity():
                     return current  # nothing to record: no write
                 return replace(current, claims=claims, connector_data=connector_data, last_used=now)
-            return replace(current, obsolete_token=current.token, token=new_token, claims=claims,
+            return replace(current, obsolete_token=current.token, token=new_secret_id(), claims=claims,
                            connector_data=connector_data, last_used=now)
 
-        if self._within_reuse(record, presented, now):
-            updated = record  # the reuse answer costs no write
-        else:
-            try:
+        try:
+            if self._within_reuse(record, presented, now) or self._unchanged(record, rotate):
+                updated = record  # costs no write
+            else:
                 updated = self.storage.update(RefreshToken, record.id, rotate)
-            except NotFound:
-                raise InvalidGrantError("Refresh token was revoked.") from None
-            except _Replayed as replay:  # rotated away meanwhile (by another request or replica)
-                self._replayed(replay.record)
+        except NotFound:
+            raise InvalidGrantError("Refresh token was revoked.") from None
+        except _Replayed as replay:  # rotated away meanwhile (by another request or replica)
+            self._replayed(replay.record)
         subject = Subject(claims=updated.claims, connector_id=updated.connector_id, scopes=scopes,
                           client_id=updated.client_id, nonce=updated.nonce, grant_id=updated.grant_id,
                           session_id=updated.session_id)
         return subject, encode_refresh_token(updated.id, updated.token)
+
+    def _unchanged(self, record: RefreshToken, rotate: Callable[[RefreshToken], RefreshToken]) -> bool:
+        """Whether a token without rotation needs no write: `record` was read from storage by this request (not
+        a copy), and neither its claims nor its `lastUsed` need recording. With a copy, the compare-and-swap
+        update must confirm the token still exists."""
+        return self.policy.disable_rotation and not self.storage.stale_copies and rotate(record) is record
 
     def _last_used_granularity(self) -> timedelta:
         idle = self.policy.valid_if_not_used_for
@@ -288,7 +294,7 @@ class Issuance:
             connector = self.connectors.get(record.connector_id)
         except UnknownConnector:
             raise InvalidGrantError("The connector that issued this refresh token no longer exists.") from None
-        if not isinstance(connector, RefreshConnector):
+        if not can_refresh(connector):
             return record.claims, record.connector_data
         c = record.claims
         identity = Identity.of(c, record.connector_data)

@@ -54,6 +54,10 @@ class Invalid(StorageError):
 
 
 class Storage(Protocol):
+    stale_copies: bool
+    """Whether `get_possibly_stale` may answer from a copy another replica has changed since (False: it answers
+    as `get` does)."""
+
     def create(self, record: object) -> None: ...
 
     def get(self, kind: type[R], key: str) -> R: ...

@@ -41,6 +41,7 @@ class MemoryStorage:
         return record
 
     get_possibly_stale = get  # one process: never stale
+    stale_copies = False
 
     def list(self, kind: type[R]) -> list[R]:
         table = self._table(kind)

@@ -40,6 +40,23 @@ _UNAVAILABLE_MARKS = ("locked", "busy", "disk i/o", "unable to open", "disk is f
 """Operational errors that mean "the file cannot be used now", as opposed to a bug in a statement."""
 
 
+class _Guard:
+    """Turns "the file cannot be used now" into Unavailable (a class, not @contextmanager: every read has one,
+    and a generator costs ~1 µs more)."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, exc_type: type[BaseException] | None, err: BaseException | None, tb: object) -> None:
+        if isinstance(err, sqlite3.OperationalError) and any(mark in str(err).lower() for mark in _UNAVAILABLE_MARKS):
+            raise Unavailable(f"sqlite3 storage {self.path}: {err}") from err
+
+
 def _micros(moment: datetime) -> int:
     return (moment - _UNIX_EPOCH) // timedelta(microseconds=1)
 
@@ -78,14 +95,8 @@ class SQLiteStorage:
                     raise
                 time.sleep(0.02)
 
-    @contextmanager
-    def _guard(self) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.OperationalError as err:
-            if any(mark in str(err).lower() for mark in _UNAVAILABLE_MARKS):
-                raise Unavailable(f"sqlite3 storage {self.path}: {err}") from err
-            raise
+    def _guard(self) -> _Guard:
+        return _Guard(self.path)
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -135,6 +146,7 @@ class SQLiteStorage:
             return self._read(self._db(), kind, key)
 
     get_possibly_stale = get  # a local read is as cheap as any copy
+    stale_copies = False
 
     def list(self, kind: type[R]) -> list[R]:
         with self._guard():

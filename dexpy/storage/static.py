@@ -66,6 +66,10 @@ class StaticStorage:
     def get(self, kind: type[R], key: str) -> R:
         return self._static_or(kind, key, self.inner.get)
 
+    @property
+    def stale_copies(self) -> bool:
+        return self.inner.stale_copies
+
     def get_possibly_stale(self, kind: type[R], key: str) -> R:
         return self._static_or(kind, key, self.inner.get_possibly_stale)
 

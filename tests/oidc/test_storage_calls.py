@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from dexpy.config import load_config
 from dexpy.model import Revocation
 from dexpy.runtime import build_storage
 from dexpy.storage import NotFound, Storage
-from tests.fixtures.dexpy_server import serve_config, write_config
+from tests.fixtures.dexpy_server import BASE_YAML, serve_config, write_config
 from tests.fixtures.kubeapi.fixture import KubeAPIFixture
 from tests.fixtures.rp import RelyingParty
 from tests.storage.samples import T0
@@ -31,8 +31,10 @@ class CountingStorage:
         self.inner = inner
         self.calls: Counter[tuple[str, str]] = Counter()
 
-    def __getattr__(self, verb: str) -> Callable[..., Any]:
+    def __getattr__(self, verb: str) -> Any:
         method = getattr(self.inner, verb)
+        if not callable(method):
+            return method
 
         def counted(*args: Any) -> Any:
             kind = args[0] if args and isinstance(args[0], type) else type(args[0]) if args else type(None)
@@ -65,6 +67,35 @@ def test_a_refresh_makes_eight_storage_calls(counted) -> None:
         ("get", "Password"): 1,  # the local connector's refresh: the user still exists
         ("update", "RefreshToken"): 1,  # the rotation's compare-and-swap
     }
+
+
+def _refresh_calls_without_rotation(tmp_path: Path, clock, base: str = BASE_YAML) -> Counter[tuple[str, str]]:
+    """The storage calls of one refresh, within a minute of the login, on a server that does not rotate."""
+    unrotated = "expiry:\n  refreshTokens:\n    disableRotation: true\n"
+    config = load_config(str(write_config(tmp_path, unrotated, base=base)))
+    storage = CountingStorage(build_storage(config))
+    with serve_config(config, storage=storage, clock=clock) as server:  # type: ignore[arg-type]
+        rp = RelyingParty(server.issuer)
+        value = rp.exchange(rp.login(scope="openid email offline_access")).json()["refresh_token"]
+        storage.calls.clear()
+        response = rp.token(grant_type="refresh_token", refresh_token=value)
+        assert response.status_code == 200 and response.json()["refresh_token"] == value, response.text
+    return storage.calls
+
+
+def test_without_rotation_a_refresh_writes_nothing(tmp_path: Path, clock) -> None:
+    """The token read from the store itself needs no compare-and-swap: nothing changes, nothing is written."""
+    calls = _refresh_calls_without_rotation(tmp_path, clock)
+    assert ("update", "RefreshToken") not in calls
+    assert calls[("get_possibly_stale", "RefreshToken")] == 1
+
+
+def test_without_rotation_a_copy_from_the_watch_cache_is_still_confirmed(tmp_path: Path, clock,
+                                                                          kube: KubeAPIFixture) -> None:  # noqa: F811
+    """On Kubernetes the token may come from this replica's cache, which another replica's revocation may not
+    have reached: the compare-and-swap update confirms the token still exists before tokens are issued."""
+    calls = _refresh_calls_without_rotation(tmp_path, clock, kube.dexpy_base_yaml(tmp_path))
+    assert calls[("update", "RefreshToken")] == 1
 
 
 def test_client_credentials_makes_three_storage_calls(counted) -> None:

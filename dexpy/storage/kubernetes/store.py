@@ -67,6 +67,8 @@ class KubernetesStorage:
             raise NotFound(f"{spec.kind} {key!r} not found")
         return self._decode_as(spec, self._read(spec, name), key)  # type: ignore[no-any-return]
 
+    stale_copies = True  # the watch cache lags other replicas' writes
+
     def get_possibly_stale(self, kind: type[R], key: str) -> R:
         spec = spec_of(kind)
         name = self._name(spec, key)

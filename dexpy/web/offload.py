@@ -8,23 +8,17 @@ import weakref
 from collections.abc import Callable
 from typing import TypeVar
 
-import anyio.to_thread
-
-from dexpy.cpuslots import SLOTS, in_a_slot
+from dexpy.cpuslots import ProtocolThreads
 
 T = TypeVar("T")
 
-_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = weakref.WeakKeyDictionary()
-
-
-def _limiter() -> anyio.CapacityLimiter:
-    loop = asyncio.get_running_loop()
-    if loop not in _limiters:
-        _limiters[loop] = anyio.CapacityLimiter(SLOTS)
-    return _limiters[loop]
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ProtocolThreads] = weakref.WeakKeyDictionary()
 
 
 async def run_protocol_work(work: Callable[..., T], *args: object) -> T:
     """`work(*args)` in a protocol thread (with the request's context variables)."""
-    limiter = _limiter()
-    return await anyio.to_thread.run_sync(in_a_slot, limiter, work, *args, limiter=limiter)
+    loop = asyncio.get_running_loop()
+    pool = _pools.get(loop)
+    if pool is None:
+        pool = _pools[loop] = ProtocolThreads(loop)
+    return await pool.run(work, *args)

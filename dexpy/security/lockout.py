@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 from dexpy.clock import Clock
 from dexpy.config import LockoutConfig
@@ -64,16 +63,10 @@ class Lockout:
         if not self.config.enabled:
             return Attempt(self, [], {}, locked=False)
         now = self.clock()
-        counters = {t.key: c for t in targets if (c := self._read(t.key, now)) is not None}
+        stored = self.storage.get_many(FailureCounter, [t.key for t in targets])  # one read for all targets
+        counters = {key: c for key, c in stored.items() if c.expiry > now}
         locked = any(c.locked_until > now for c in counters.values())
         return Attempt(self, list(targets), counters, locked)
-
-    def _read(self, key: str, now: datetime) -> FailureCounter | None:
-        try:
-            counter = self.storage.get(FailureCounter, key)
-        except NotFound:
-            return None
-        return counter if counter.expiry > now else None
 
     def _threshold(self, target: Target) -> int:
         return self.config.ip_max_failures if target.per_ip else self.config.max_failures

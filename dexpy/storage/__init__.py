@@ -19,7 +19,7 @@ Every method may raise `Unavailable` when the backend cannot be reached; callers
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -66,6 +66,11 @@ class Storage(Protocol):
         """`get`, but a backend may answer from this process's copy, which another replica may have changed
         since. Only for a caller that confirms what it accepts by a compare-and-swap `update` and reads with
         `get` before refusing anything."""
+        ...
+
+    def get_many(self, kind: type[R], keys: Sequence[str]) -> dict[str, R]:
+        """The records of `kind` under `keys`, by key; absent keys are left out. One round trip where the backend
+        has one for it (SQLite: one query)."""
         ...
 
     def list(self, kind: type[R]) -> list[R]: ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -42,6 +42,11 @@ class MemoryStorage:
 
     get_possibly_stale = get  # one process: never stale
     stale_copies = False
+
+    def get_many(self, kind: type[R], keys: Sequence[str]) -> dict[str, R]:
+        table = self._table(kind)
+        with self._lock:
+            return {key: copy.deepcopy(table[key]) for key in keys if key in table}
 
     def list(self, kind: type[R]) -> list[R]:
         table = self._table(kind)

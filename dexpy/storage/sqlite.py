@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -147,6 +147,16 @@ class SQLiteStorage:
 
     get_possibly_stale = get  # a local read is as cheap as any copy
     stale_copies = False
+
+    def get_many(self, kind: type[R], keys: Sequence[str]) -> dict[str, R]:
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        marks = ", ".join("?" * len(wanted))
+        with self._guard():
+            rows = self._db().execute(f"SELECT key, json FROM records WHERE kind = ? AND key IN ({marks})",
+                                      (require_kind(kind), *wanted)).fetchall()
+        return {str(key): loads(kind, str(text)) for key, text in rows}
 
     def list(self, kind: type[R]) -> list[R]:
         with self._guard():

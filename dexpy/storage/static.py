@@ -6,7 +6,7 @@ else goes to the backend underneath. Password emails are matched without regard 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -79,6 +79,20 @@ class StaticStorage:
             found: R = _private_copy(static)
             return found
         return read(kind, key)
+
+    def get_many(self, kind: type[R], keys: Sequence[str]) -> dict[str, R]:
+        found: dict[str, R] = {}
+        stored_keys: dict[str, str] = {}
+        for key in keys:
+            stored_key, static = self._lookup(kind, key)
+            if static is not None:
+                found[key] = _private_copy(static)
+            else:
+                stored_keys[stored_key] = key
+        if stored_keys:
+            stored = self.inner.get_many(kind, list(stored_keys))
+            found.update({stored_keys[k]: record for k, record in stored.items()})
+        return found
 
     def list(self, kind: type[R]) -> list[R]:
         static = self._static.get(kind, {})

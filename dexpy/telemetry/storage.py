@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -68,6 +68,10 @@ class InstrumentedStorage:
     def get_possibly_stale(self, kind: type[R], key: str) -> R:
         with self._timed("get", kind):
             return self.inner.get_possibly_stale(kind, key)
+
+    def get_many(self, kind: type[R], keys: Sequence[str]) -> dict[str, R]:
+        with self._timed("get_many", kind):
+            return self.inner.get_many(kind, keys)
 
     def list(self, kind: type[R]) -> list[R]:
         with self._timed("list", kind):

@@ -43,7 +43,10 @@ def create_app(runtime: Runtime, *, background: bool = True) -> FastAPI:
         finally:
             runtime.close()
 
-    app = FastAPI(title="dexpy", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    # FastAPI's own OpenTelemetry hooks are off: dexpy reports through Prometheus, logs and audit lines, and the
+    # hooks looked the global OpenTelemetry providers up (three environment reads) on every request.
+    app = FastAPI(title="dexpy", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.web = WebState(
         runtime=runtime,
         renderer=Renderer(config.frontend, prefix),

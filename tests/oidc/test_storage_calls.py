@@ -52,14 +52,14 @@ def counted(tmp_path: Path, clock) -> Iterator[tuple[CountingStorage, RelyingPar
         yield storage, RelyingParty(server.issuer), server.issuer
 
 
-def test_a_refresh_makes_eight_storage_calls(counted) -> None:
+def test_a_refresh_makes_seven_storage_calls(counted) -> None:
     storage, rp, _ = counted
     first = rp.exchange(rp.login(scope="openid email groups offline_access")).json()["refresh_token"]
     storage.calls.clear()
     response = rp.token(grant_type="refresh_token", refresh_token=first)
     assert response.status_code == 200, response.text
     assert storage.calls == {
-        ("get", "FailureCounter"): 2,  # client and IP lockout counters (docs/performance.md: why both stay)
+        ("get_many", "FailureCounter"): 1,  # client and IP lockout counters, one read (docs/performance.md)
         ("get", "Client"): 1,
         ("get_possibly_stale", "RefreshToken"): 1,  # confirmed by the rotation's compare-and-swap
         ("get", "Revocation"): 1,  # the login session's
@@ -98,12 +98,12 @@ def test_without_rotation_a_copy_from_the_watch_cache_is_still_confirmed(tmp_pat
     assert calls[("update", "RefreshToken")] == 1
 
 
-def test_client_credentials_makes_three_storage_calls(counted) -> None:
+def test_client_credentials_makes_two_storage_calls(counted) -> None:
     storage, rp, _ = counted
     storage.calls.clear()
     response = rp.token(grant_type="client_credentials", scope="openid")
     assert response.status_code == 200, response.text
-    assert storage.calls == {("get", "FailureCounter"): 2, ("get", "Client"): 1}
+    assert storage.calls == {("get_many", "FailureCounter"): 1, ("get", "Client"): 1}
 
 
 def test_an_absent_revocation_is_answered_from_the_watch_cache(kube: KubeAPIFixture, open_store: OpenStore) -> None:  # noqa: F811

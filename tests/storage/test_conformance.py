@@ -93,6 +93,20 @@ def test_list_holds_every_record_of_its_kind_only(storage: Storage, kind: type) 
     assert sorted(storage.list(kind), key=lambda r: r.key) == records
 
 
+@by_kind
+def test_get_many_answers_the_stored_keys_and_leaves_out_the_absent(storage: Storage, kind: type) -> None:
+    records = [sample(kind, 1), sample(kind, 2)] if kind is not Keys else [sample(kind)]
+    for record in records:
+        storage.create(record)
+    absent = [] if kind is Keys else [sample(kind, 3).key]
+    keys = [r.key for r in records]
+    found = storage.get_many(kind, [keys[-1], *absent, *keys])
+    assert found == {r.key: r for r in records}
+    assert storage.get_many(kind, []) == {} and storage.get_many(kind, absent) == {}
+    scribble(found[keys[0]])
+    assert storage.get(kind, keys[0]) == records[0]  # a private copy
+
+
 def test_same_key_in_two_kinds_does_not_collide(storage: Storage) -> None:
     client, conn = Client(id="shared-id", name="a client"), ConnectorRecord(id="shared-id", type="ldap", name="c")
     storage.create(client)

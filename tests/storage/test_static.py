@@ -26,6 +26,9 @@ def overlay(storage: Storage) -> StaticStorage:
 def test_config_records_win_over_stored_ones(overlay: StaticStorage) -> None:
     assert overlay.get(Client, "client-1") == STATIC_CLIENT
     assert overlay.get(Client, "client-2") == client(2)
+    assert overlay.get_many(Client, ["client-1", "client-2", "client-3"]) == {"client-1": STATIC_CLIENT,
+                                                                             "client-2": client(2)}
+    assert overlay.get_many(Password, ["ADMIN@example.com"]) == {"ADMIN@example.com": STATIC_PASSWORD}
     assert overlay.list(Client) == [STATIC_CLIENT, client(2)]
     assert overlay.list(ConnectorRecord) == [STATIC_CONNECTOR]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -74,6 +74,16 @@ class KubernetesStorage:
         name = self._name(spec, key)
         obj, _ = self._local_or_fresh(spec, name, fresh=False)
         return self._decode_as(spec, obj, key)  # type: ignore[no-any-return]
+
+    def get_many(self, kind: type[R], keys: Sequence[str]) -> dict[str, R]:
+        """One `get` per key: each is answered from the watch cache where the kind has one."""
+        found = {}
+        for key in keys:
+            try:
+                found[key] = self.get(kind, key)
+            except NotFound:
+                continue
+        return found
 
     def list(self, kind: type[R]) -> list[R]:
         spec = spec_of(kind)

@@ -25,6 +25,7 @@ from dexpy.runtime import Runtime, build_storage
 from dexpy.storage import StorageError
 from dexpy.telemetry import MULTIPROC_DIR, workers_registry
 from dexpy.telemetry.listener import telemetry_app
+from dexpy.web.onesend import OneSendProtocol
 from dexpy.telemetry.storage import InstrumentedStorage
 from dexpy.tls import ReloadingTLS
 from dexpy.web.app import create_app
@@ -72,9 +73,10 @@ def listeners(config: Config, app: object, telemetry: object | None = None,
     bound = bound or {}
     servers = []
     # proxy_headers off: uvicorn would trust X-Forwarded-For from loopback peers; dexpy's ClientIPMiddleware
-    # honours web.clientRemoteIP only.
+    # honours web.clientRemoteIP only. One send per response (dexpy.web.onesend); no WebSocket routes, so none
+    # of uvicorn's WebSocket handling.
     common = {"log_config": None, "access_log": False, "lifespan": "off", "server_header": False,
-              "proxy_headers": False}
+              "proxy_headers": False, "http": OneSendProtocol, "ws": "none"}
     if config.web.http:
         host, port = split_addr(config.web.http)
         servers.append(Listener(uvicorn.Config(app, host=host, port=port, **common),  # type: ignore[arg-type]

@@ -45,8 +45,9 @@ def _data_segments_sent_to(sock: socket.socket, server: DexpyServer) -> int:
     """What the server side of this connection has sent, counted by the kernel (`ss -ti`)."""
     port = server.config.web.http.rsplit(":", 1)[1]
     ss = shutil.which("ss") or "/usr/bin/ss"
-    out = subprocess.run([ss, "-tinH", "state", "established", f"( sport = :{port} and dport = :{sock.getsockname()[1]} )"],
-                         capture_output=True, text=True, check=True).stdout
+    connection = f"( sport = :{port} and dport = :{sock.getsockname()[1]} )"
+    out = subprocess.run([ss, "-tinH", "state", "established", connection], capture_output=True, text=True,
+                         check=True).stdout
     return int(re.search(r"data_segs_out:(\d+)", out)[1])  # type: ignore[index]
 
 

@@ -25,10 +25,10 @@ from dexpy.runtime import Runtime, build_storage
 from dexpy.storage import StorageError
 from dexpy.telemetry import MULTIPROC_DIR, workers_registry
 from dexpy.telemetry.listener import telemetry_app
-from dexpy.web.onesend import OneSendProtocol
 from dexpy.telemetry.storage import InstrumentedStorage
 from dexpy.tls import ReloadingTLS
 from dexpy.web.app import create_app
+from dexpy.web.onesend import OneSendProtocol
 from dexpy.web.render import FrontendError
 from dexpy.workers import bind, run_workers
 

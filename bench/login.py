@@ -108,12 +108,12 @@ async def _load(server: Server, seconds: float, concurrency: int) -> Result:
     elapsed = time.monotonic() - start
     done = len(latencies)
     p99 = statistics.quantiles(latencies, n=100)[98] * 1000 if done > 1 else float("nan")
-    return Result(rps=done / elapsed, p99_ms=p99, error_ratio=failures / max(1, done + failures))
+    return Result(rps=done / elapsed, p99_ms=p99, error_ratio=failures / max(1, done + failures), answers=done)
 
 
 def login_load(server: Server, seconds: float, repetitions: int, concurrency: int = 8) -> Result:
     """Complete logins per second by `concurrency` users in one Python process (httpx), medians over the runs."""
-    asyncio.run(_load(server, min(seconds, 1), concurrency))  # warm-up: templates, connections
+    warm_up = asyncio.run(_load(server, min(seconds, 1), concurrency))  # templates, connections
     runs = [asyncio.run(_load(server, seconds, concurrency)) for _ in range(repetitions)]
     return Result(rps=statistics.median(r.rps for r in runs), p99_ms=statistics.median(r.p99_ms for r in runs),
-                  error_ratio=max(r.error_ratio for r in runs))
+                  error_ratio=max(r.error_ratio for r in runs), answers=sum(r.answers for r in [warm_up, *runs]))

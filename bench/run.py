@@ -41,6 +41,8 @@ class Measured:
     """Everything measured on one server."""
 
     results: dict[str, Result | None] = field(default_factory=dict)
+    cpu_us: dict[str, float] = field(default_factory=dict)
+    """Server CPU (all its processes) per answer, over a scenario's repetitions (and a login warm-up)."""
     rss_mb: list[float] = field(default_factory=list)
     startup_s: float = 0.0
 
@@ -77,10 +79,14 @@ def measure(server: Server, settings: Settings, scenarios: tuple[str, ...] = SCE
     measured = Measured(startup_s=server.startup_s)
     plan = requests(server)
     for name in scenarios:
+        before = servers.cpu_seconds(server.pid)
         if name.startswith("login"):
             measured.results[name] = login.login_load(server, settings.login_seconds, settings.repetitions)
         elif (request := plan.get(name)) is not None:
             measured.results[name] = wrk.run(request, settings.seconds, settings.repetitions)
+        result = measured.results.get(name)
+        if result is not None and result.answers:
+            measured.cpu_us[name] = (servers.cpu_seconds(server.pid) - before) / result.answers * 1e6
     measured.rss_mb = servers.rss_mb(server.pid)
     return measured
 
@@ -105,23 +111,27 @@ def kubernetes_dexpy(directory: Path) -> Iterator[Server]:
 # --- the report ------------------------------------------------------------------------------------------------
 
 
-def _cell(result: Result | None) -> str:
-    if result is None:
-        return f"{'n/a':>12}{'':>11}"
+def _cell(measured: Measured | None, name: str) -> str:
+    result = measured.results.get(name) if measured else None
+    if measured is None or result is None:
+        return f"{'n/a':>12}{'':>11}{'':>8}"
     flag = "!" if result.error_ratio > 0.001 else " "
-    return f"{result.rps:>11.0f}{flag}{result.p99_ms:>9.1f}ms"
+    cpu = measured.cpu_us.get(name)
+    return f"{result.rps:>11.0f}{flag}{result.p99_ms:>9.1f}ms" + (f"{cpu:>8.0f}" if cpu is not None else f"{'':>8}")
 
 
 def table(dexpy: Measured, peer: Measured | None, kube: Measured | None) -> list[str]:
-    lines = [f"{'scenario':<28}{'dexpy req/s':>12}{'p99':>11}{'peer req/s':>12}{'p99':>11}{'dexpy/peer':>12}"]
+    lines = [f"{'scenario':<28}{'dexpy req/s':>12}{'p99':>11}{'µs CPU':>8}{'peer req/s':>12}{'p99':>11}{'µs CPU':>8}"
+             f"{'dexpy/peer':>12}"]
     for name in SCENARIOS:
         mine = dexpy.results.get(name)
         theirs = peer.results.get(name) if peer else None
         ratio = f"{mine.rps / theirs.rps:>11.2f}x" if mine and theirs else f"{'':>12}"
-        lines.append(f"{name:<28}{_cell(mine)}{_cell(theirs)}{ratio}")
+        lines.append(f"{name:<28}{_cell(dexpy, name)}{_cell(peer, name)}{ratio}")
     if kube is not None:
-        lines.append(f"{'token refresh (kubernetes)':<28}{_cell(kube.results.get('token refresh_token'))}")
-    lines.append("(! = more than 0.1% of answers were errors; login = complete logins/s, 8 concurrent users)")
+        lines.append(f"{'token refresh (kubernetes)':<28}{_cell(kube, 'token refresh_token')}")
+    lines.append("(! = more than 0.1% of answers were errors; login = complete logins/s, 8 concurrent users;")
+    lines.append(" µs CPU = the server's CPU time, all its processes, per answer or login)")
     return lines
 
 

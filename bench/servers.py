@@ -75,6 +75,16 @@ def rss_mb(pid: int) -> list[float]:
     return out[1:] if len(out) > 1 else out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of the process and its children (the workers) so far."""
+    pids = [pid, *(int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    ticks = 0
+    for p in pids:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def running(command: list[str], ready_url: str, *, cwd: Path | None = None) -> Iterator[tuple[int, float]]:
     """Start `command`, wait for a 200 on `ready_url`; (pid, seconds to ready); SIGTERM at the end."""

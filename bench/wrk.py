@@ -26,11 +26,13 @@ class Request:
 
 @dataclass(frozen=True)
 class Result:
-    """Medians over the repetitions: requests/s, p99 latency (ms), and the share of non-2xx/3xx answers."""
+    """Medians over the repetitions: requests/s, p99 latency (ms), and the share of non-2xx/3xx answers; and the
+    answers of all repetitions together."""
 
     rps: float
     p99_ms: float
     error_ratio: float
+    answers: int = 0
 
 
 def ensure_wrk() -> str:
@@ -50,18 +52,19 @@ def _millis(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def parse(output: str) -> tuple[float, float, float]:
-    """(requests/s, p99 ms, error ratio) from wrk's `--latency` report."""
+def parse(output: str) -> tuple[float, float, float, int]:
+    """(requests/s, p99 ms, error ratio, answers) from wrk's `--latency` report."""
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])  # type: ignore[index]
     p99 = _millis(re.search(r"^\s+99%\s+(\S+)", output, re.M)[1])  # type: ignore[index]
     total = int(re.search(r"(\d+) requests in", output)[1])  # type: ignore[index]
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     failed = (int(non_2xx[1]) if non_2xx else 0) + (sum(map(int, sockets.groups())) if sockets else 0)
-    return rps, p99, failed / total if total else 1.0
+    return rps, p99, failed / total if total else 1.0, total
 
 
-def run_once(request: Request, seconds: float, connections: int = CONNECTIONS) -> tuple[float, float, float]:
+def run_once(request: Request, seconds: float,
+             connections: int = CONNECTIONS) -> tuple[float, float, float, int]:
     env = {**os.environ, "BENCH_METHOD": request.method, "BENCH_BODY": request.body,
            "BENCH_AUTH": request.authorization}
     command = [ensure_wrk(), f"-t{THREADS}", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", str(SCRIPT),
@@ -73,4 +76,4 @@ def run_once(request: Request, seconds: float, connections: int = CONNECTIONS) -
 def run(request: Request, seconds: float, repetitions: int, connections: int = CONNECTIONS) -> Result:
     runs = [run_once(request, seconds, connections) for _ in range(repetitions)]
     return Result(rps=statistics.median(r[0] for r in runs), p99_ms=statistics.median(r[1] for r in runs),
-                  error_ratio=max(r[2] for r in runs))
+                  error_ratio=max(r[2] for r in runs), answers=sum(r[3] for r in runs))

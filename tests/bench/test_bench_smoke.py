@@ -24,10 +24,12 @@ def test_quick_bench_measures_dexpy(tmp_path: Path) -> None:
         assert result is not None and result.rps > 0, name
         assert result.error_ratio == 0, f"{name}: {result.error_ratio:.1%} of the answers were errors"
         assert result.p99_ms > 0, name
+        assert result.answers > 0 and 10 < measured.cpu_us[name] < 1_000_000, name
     assert len(measured.rss_mb) == servers.DEXPY_WORKERS and all(20 < mb < 1000 for mb in measured.rss_mb)
     text = run.report(measured, None, None, {"RS256": 3500.0, "ES256": 40000.0}, None, servers.DEXPY_WORKERS)
     refresh_row = next(line for line in text.splitlines() if line.startswith("token refresh_token"))
     assert f"{measured.results['token refresh_token'].rps:.0f}" in refresh_row  # type: ignore[union-attr]
+    assert f"{measured.cpu_us['token refresh_token']:.0f}" in refresh_row
     assert "n/a   token refresh >= peer" in text
 
 

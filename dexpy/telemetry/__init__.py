@@ -55,7 +55,8 @@ TOKENS = Counter("dexpy_tokens_issued_total", "Token responses issued by grant t
 REFRESH_FAILURES = Counter("dexpy_refresh_failures_total", "Refused refresh requests by OAuth2 error.", ["reason"])
 STORAGE_LATENCY = Histogram("dexpy_storage_request_duration_seconds", "Storage calls by verb and record kind.",
                             ["verb", "kind"], buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
-STORAGE_ERRORS = Counter("dexpy_storage_errors_total", "Storage calls that failed for want of a backend.",
+STORAGE_ERRORS = Counter("dexpy_storage_errors_total",
+                         "Storage calls that failed: backend unavailable, conflicts, refused records.",
                          ["verb", "kind", "error"])
 LDAP_LATENCY = Histogram("dexpy_ldap_request_duration_seconds", "LDAP operations by kind and outcome.",
                          ["operation", "result"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))

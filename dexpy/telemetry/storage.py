@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from prometheus_client import Histogram
 
 from dexpy.model import Keys
-from dexpy.storage import Storage, StorageError
+from dexpy.storage import AlreadyExists, NotFound, Storage, StorageError
 from dexpy.storage.codec import require_kind
 from dexpy.telemetry import KEY_ROTATIONS, STORAGE_ERRORS, STORAGE_LATENCY
 
@@ -28,6 +28,11 @@ def _kid(keys: Keys) -> object:
     return (keys.signing_key or {}).get("kid")
 
 
+_ANSWERS = (NotFound, AlreadyExists)
+"""What the backend answers about a record, not failures: a lockout counter or a revocation that does not exist
+is the usual answer, a few times a refresh."""
+
+
 class _Timed:
     """Times one storage call and counts its failure (a class, not @contextmanager: a few storage calls are
     on every token request, and a generator costs ~1 µs more each)."""
@@ -42,7 +47,7 @@ class _Timed:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         _latency(self.verb, self.kind).observe(time.perf_counter() - self.start)
-        if isinstance(exc, StorageError):
+        if isinstance(exc, StorageError) and not isinstance(exc, _ANSWERS):
             STORAGE_ERRORS.labels(verb=self.verb, kind=self.kind, error=type(exc).__name__).inc()
 
 

@@ -54,6 +54,8 @@ def test_metrics_after_a_login_token_and_refresh(ops: Ops) -> None:
     assert delta("response_size_bytes_count", code="200", method="GET", handler="/.well-known/openid-configuration") >= 1
     assert delta("dexpy_storage_request_duration_seconds_count", verb="create", kind="authcode") == 1
     assert value(after, "dexpy_build_info", **dict(next(k[1] for k in after if k[0] == "dexpy_build_info"))) == 1
+    errors = {k: v - before.get(k, 0.0) for k, v in after.items() if k[0] == "dexpy_storage_errors_total"}
+    assert not any(errors.values()), errors  # absent lockout counters and revocations are answers, not errors
 
 
 def test_a_wrong_password_counts_as_a_failed_login(ops: Ops) -> None:

@@ -32,12 +32,11 @@ def template_image(workload: Obj, container: str) -> str | None:
 
 
 def template_version(workload: Obj) -> Version | None:
-    annotations = workload.get("spec", {}).get("template", {}).get("metadata", {}).get("annotations") or {}
-    return parse_or_none(annotations.get(ANNOTATION_VERSION))
+    return pod_version(workload.get("spec", {}).get("template", {}))
 
 
 def pod_version(pod: Obj) -> Version | None:
-    """The version annotation a pod got from its workload's template."""
+    """The version annotation a pod (or a workload's pod template) carries."""
     return parse_or_none((pod.get("metadata", {}).get("annotations") or {}).get(ANNOTATION_VERSION))
 
 

@@ -22,10 +22,10 @@ class Version:
 
     @classmethod
     def parse(cls, text: object) -> Version:
-        match = _VERSION.match(text) if isinstance(text, str) else None
-        if match is None or match[4]:
+        found = _match(text)
+        if found is None or found[1]:
             raise InvalidVersion(f"{text!r} is not a version like 1.31.4")
-        return cls(int(match[1]), int(match[2]), int(match[3]))
+        return found[0]
 
     def __str__(self) -> str:
         return f"{self.major}.{self.minor}.{self.patch}"
@@ -46,8 +46,14 @@ def parse_or_none(text: object) -> Version | None:
 def observed(text: object) -> Version | None:
     """A version read from the cluster (a Node's kubelet, an image tag): the suffix is dropped, only
     major.minor.patch is compared. Versions in specs and Releases stay strict (`Version.parse`)."""
+    found = _match(text)
+    return found[0] if found else None
+
+
+def _match(text: object) -> tuple[Version, str] | None:
+    """The version `text` starts with and the suffix after it, if it is a version at all."""
     match = _VERSION.match(text) if isinstance(text, str) else None
-    return Version(int(match[1]), int(match[2]), int(match[3])) if match else None
+    return (Version(int(match[1]), int(match[2]), int(match[3])), match[4] or "") if match else None
 
 
 def within_skew(current: Version, target: Version) -> bool:

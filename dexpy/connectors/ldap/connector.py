@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import ldap3
@@ -55,12 +55,13 @@ class LDAPConnector:
     """Implements PasswordConnector, RefreshConnector and Pingable."""
 
     def __init__(self, config: LDAPConfig) -> None:
-        self.config = config
-        self.prompt = config.username_prompt or "Username"
         if config.insecure_no_ssl and config.start_tls:
             log.warning("LDAP connector: insecureNoSSL and startTLS are both set; as in Dex, insecureNoSSL wins: "
                         "plain LDAP, no StartTLS, passwords cross the network in clear (remove insecureNoSSL "
                         "to use StartTLS)", extra={"ldap_host": config.host})
+            config = replace(config, start_tls=False)
+        self.config = config
+        self.prompt = config.username_prompt or "Username"
         server = server_factory(config)
         wait = config.timeout.total_seconds()
         service = opener(server, config, config.bind_dn or None, config.bind_pw or None)

@@ -290,7 +290,7 @@ def opener(server: Callable[[], ldap3.Server], config: LDAPConfig, user: str | N
                                 read_only=True, check_names=False, auto_referrals=False, raise_exceptions=False)
         with _closed_on_failure(conn):
             conn.open()
-            if config.start_tls and not config.insecure_no_ssl:  # Dex: insecureNoSSL wins, plain LDAP
+            if config.start_tls:
                 conn.start_tls()
             if user and not conn.bind():
                 raise ServiceBindFailed(conn.result.get("description", "bind refused"))

@@ -21,6 +21,7 @@ import httpx
 
 from dexpy.model import FailureCounter
 from dexpy.security.lockout import user_target
+from dexpy.security.usernames import user_ref
 from tests.fixtures.dexpy_server import CLIENT_SECRET, run_dexpy
 
 YAML = "oauth2:\n  passwordConnector: local\nsecurity:\n  rateLimit:\n    enabled: false\n  lockout:\n    enabled: {on}\n"
@@ -49,7 +50,7 @@ def attack(lockout: bool, seconds: float, speedup: float) -> tuple[int, int, flo
         minutes = seconds * clock.speedup / 60
         if not lockout:
             return sent, sent, minutes
-        counter = server.runtime.storage.get(FailureCounter, user_target("local", "admin@example.com").key)
+        counter = server.runtime.storage.get(FailureCounter, user_target("local", user_ref("admin@example.com")).key)
         return sent, counter.failures, minutes
 
 

@@ -47,6 +47,7 @@ from dexpy.oidc.sessions import HINT_SUBJECT, Session, SessionManager, check_pro
 from dexpy.oidc.tokens import InvalidToken, Subject, TokenIssuer
 from dexpy.security.clientip import client_ip
 from dexpy.security.lockout import Lockout, ip_target, user_target
+from dexpy.security.usernames import user_ref
 from dexpy.storage import NotFound, Storage
 from dexpy.telemetry import events
 
@@ -345,16 +346,17 @@ class Provider:
         """The one place a password is checked (login form and password grant alike), and counted. Repeated
         failures lock the user and the client IP out for a while; locked or not, the password is checked, so
         that the answer takes the same time, and refused alike."""
-        attempt = self.lockout.begin([user_target(connector_id, username), ip_target(client_ip())])
+        ref = user_ref(username)
+        attempt = self.lockout.begin([user_target(connector_id, ref), ip_target(client_ip())])
         try:
             identity = connector.login(scopes, username, password)
         except ConnectorError as exc:  # nobody's failure: not counted for lockout, but counted and audited
             result = "unavailable" if isinstance(exc, ConnectorUnavailable) else "error"
-            events.login(connector_id, result, user=username, client_id=client_id)
+            events.login(connector_id, result, ref=ref, client_id=client_id)
             raise
         allowed = attempt.finish(identity is not None)
         if identity is None or not allowed:
-            events.login(connector_id, "invalid_credentials", user=username, client_id=client_id)
+            events.login(connector_id, "invalid_credentials", ref=ref, client_id=client_id)
             return None
         events.login(connector_id, "success", client_id=client_id, claims=identity.claims())
         return identity

@@ -1,6 +1,6 @@
 """Brute-force lockout: failure counters kept in the store (shared by every replica), exponential backoff.
 
-    attempt = lockout.begin([user_target(connector_id, username), ip_target(ip)])
+    attempt = lockout.begin([user_target(connector_id, user_ref(username)), ip_target(ip)])
     ok = check_password()               # always run, locked or not: the answer takes the same time
     if not attempt.finish(ok):          # False while any target is locked, even for the right password
         refuse()
@@ -21,7 +21,6 @@ from dexpy.clock import Clock
 from dexpy.config import LockoutConfig
 from dexpy.model import FailureCounter
 from dexpy.storage import AlreadyExists, NotFound, Storage
-from dexpy.security.usernames import user_ref
 from dexpy.telemetry import count_lockout
 
 log = logging.getLogger(__name__)
@@ -39,9 +38,9 @@ class Target:
     per_ip: bool = False
 
 
-def user_target(connector_id: str, username: str) -> Target:
-    """The typed name's counter, keyed by its reference: what was typed is neither stored nor logged."""
-    return Target(f"user:{connector_id}:{user_ref(username)}", connector_id)
+def user_target(connector_id: str, ref: str) -> Target:
+    """The typed name's counter, keyed by its reference (`user_ref`): what was typed is neither stored nor logged."""
+    return Target(f"user:{connector_id}:{ref}", connector_id)
 
 
 def client_target(client_id: str) -> Target:

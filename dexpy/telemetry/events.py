@@ -10,7 +10,6 @@ from __future__ import annotations
 from dexpy.logs import audit
 from dexpy.model import Claims
 from dexpy.oidc.tokens import Subject
-from dexpy.security.usernames import user_ref
 from dexpy.telemetry import LOGINS, REFRESH_FAILURES, TOKENS
 
 GRANT_REFRESH = "refresh_token"
@@ -20,13 +19,13 @@ def _token_event(grant_type: str) -> str:
     return "refresh" if grant_type == GRANT_REFRESH else "token"
 
 
-def login(connector_id: str, result: str, *, client_id: str, claims: Claims | None = None, user: str = "") -> None:
+def login(connector_id: str, result: str, *, client_id: str, claims: Claims | None = None,
+          ref: str = "") -> None:
     """A login attempt a connector checked: `result` is success (with the user's `claims`, audited as `user`
     and `user_id`), or invalid_credentials, unavailable (the upstream did not answer) or error (it answered
-    with no usable user), with the name typed as `user`, audited only as its `user_ref`."""
+    with no usable user), audited by the typed name's reference `ref` (`user_ref`), never the name."""
     LOGINS.labels(connector=connector_id or "unknown", result=result).inc()
-    who = ({"user": claims.email or claims.username, "user_id": claims.user_id} if claims
-           else {"user_ref": user_ref(user)})
+    who = {"user": claims.email or claims.username, "user_id": claims.user_id} if claims else {"user_ref": ref}
     audit("login", result=result, connector_id=connector_id, client_id=client_id, **who)
 
 

@@ -568,12 +568,11 @@ def _check_grpc(config: Config, report: Report) -> None:
     _check_tls_versions(report, "grpc", grpc.tls_min_version, grpc.tls_max_version)
     # grpcio's Python API cannot bound the TLS versions: it always offers 1.2 and 1.3. Refuse what it
     # cannot keep rather than accept the setting and serve something else.
-    if grpc.tls_min_version == "1.3":
-        report("grpc.tlsMinVersion", "1.3 cannot be enforced: grpcio's TLS always accepts 1.2 and 1.3 (leave it "
-                                     "unset or 1.2)")
-    if grpc.tls_max_version == "1.2":
-        report("grpc.tlsMaxVersion", "1.2 cannot be enforced: grpcio's TLS always accepts 1.2 and 1.3 (leave it "
-                                     "unset or 1.3)")
+    for key, value, refused, allowed in (("tlsMinVersion", grpc.tls_min_version, "1.3", "1.2"),
+                                         ("tlsMaxVersion", grpc.tls_max_version, "1.2", "1.3")):
+        if value == refused:
+            report(f"grpc.{key}", f"{refused} cannot be enforced: grpcio's TLS always accepts 1.2 and 1.3 (leave it "
+                                  f"unset or {allowed})")
 
 
 def _check_oauth2(config: Config, report: Report) -> None:

@@ -64,12 +64,8 @@ KEY_ROTATIONS = Counter("dexpy_signing_key_rotations_total", "Signing key rotati
 LOCKOUTS = Counter("dexpy_lockouts_total", "Accounts locked out after repeated failed logins.", ["connector"])
 
 
-def _report_build() -> None:
-    BUILD_INFO.labels(version=__version__, python_version=platform.python_version(),
-                      platform=f"{platform.system().lower()}/{platform.machine()}").set(1)
-
-
-_report_build()
+BUILD_INFO.labels(version=__version__, python_version=platform.python_version(),
+                  platform=f"{platform.system().lower()}/{platform.machine()}").set(1)
 
 
 def observe_ldap(operation: str, seconds: float, *, ok: bool) -> None:

@@ -117,7 +117,8 @@ class Renderer:
 
     def __init__(self, frontend: FrontendConfig, issuer_path: str, builtin_templates: Path | None = None) -> None:
         """`builtin_templates=None` uses the package's templates; pass a directory to replace them."""
-        roots = static_roots(frontend)
+        self.roots = roots = static_roots(frontend)
+        """Where the static and theme files are served from."""
         search = [Path(frontend.dir) / "templates"] if frontend.dir else []
         search.append(builtin_templates or BUILTIN_DIR / "templates")
         self._env = jinja2.Environment(

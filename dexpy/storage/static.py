@@ -41,6 +41,7 @@ class StaticStorage:
         connectors: Iterable[ConnectorRecord] = (),
     ) -> None:
         self.inner = inner
+        self.stale_copies = inner.stale_copies
         self._static: dict[type, dict[str, Any]] = {
             Client: _by_key(clients),
             Password: _by_key(passwords),
@@ -65,10 +66,6 @@ class StaticStorage:
 
     def get(self, kind: type[R], key: str) -> R:
         return self._static_or(kind, key, self.inner.get)
-
-    @property
-    def stale_copies(self) -> bool:
-        return self.inner.stale_copies
 
     def get_possibly_stale(self, kind: type[R], key: str) -> R:
         return self._static_or(kind, key, self.inner.get_possibly_stale)

@@ -54,6 +54,7 @@ class _Timed:
 class InstrumentedStorage:
     def __init__(self, inner: Storage) -> None:
         self.inner = inner
+        self.stale_copies = inner.stale_copies
 
     def _timed(self, verb: str, kind: type) -> _Timed:
         return _Timed(verb, require_kind(kind))
@@ -65,10 +66,6 @@ class InstrumentedStorage:
     def get(self, kind: type[R], key: str) -> R:
         with self._timed("get", kind):
             return self.inner.get(kind, key)
-
-    @property
-    def stale_copies(self) -> bool:
-        return self.inner.stale_copies
 
     def get_possibly_stale(self, kind: type[R], key: str) -> R:
         with self._timed("get", kind):

@@ -56,7 +56,7 @@ class ProtocolThreads:
         self._slots = slots
         self._computing = 0
         self._waiting: deque[_Job[Any]] = deque()
-        self._jobs: queue.SimpleQueue[_Job[Any]] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
         self._idle = 0
         """Threads waiting for a job, less the jobs handed to them and not yet taken; guarded by `_lock`."""
         self._threads = 0
@@ -85,6 +85,13 @@ class ProtocolThreads:
                 except asyncio.CancelledError:
                     continue
             raise
+
+    def close(self) -> None:
+        """Let every thread end once it is done with its job (its loop is closing)."""
+        with self._lock:
+            threads = self._threads
+        for _ in range(threads):
+            self._jobs.put(None)
 
     def widen(self, by: int) -> None:
         """From any thread: let `by` more (or, negative, fewer) jobs compute at once."""
@@ -123,6 +130,8 @@ class ProtocolThreads:
                         self._threads -= 1
                         return
                 continue
+            if job is None:
+                return
             try:
                 result, error = job.context.run(job.work, *job.args), None
             except BaseException as exc:  # handed to the awaiting request, raised there

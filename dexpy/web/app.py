@@ -22,7 +22,8 @@ from dexpy.telemetry.http import TelemetryMiddleware
 from dexpy.web import authorize, device, discovery, health, introspect, logout, revoke, token, userinfo
 from dexpy.web.context import WebState, error_page, oauth_json_error
 from dexpy.web.direct import DirectRoutes
-from dexpy.web.render import LayeredStaticFiles, Renderer, static_roots
+from dexpy.web.offload import close_pool
+from dexpy.web.render import LayeredStaticFiles, Renderer
 from dexpy.web.security import SecurityHeaders
 
 log = logging.getLogger(__name__)
@@ -41,22 +42,24 @@ def create_app(runtime: Runtime, *, background: bool = True) -> FastAPI:
         try:
             yield
         finally:
+            close_pool()
             runtime.close()
 
     # FastAPI's own OpenTelemetry hooks are off: dexpy reports through Prometheus, logs and audit lines, and the
     # hooks looked the global OpenTelemetry providers up (three environment reads) on every request.
     app = FastAPI(title="dexpy", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,
                   telemetry={"tracing": False, "metrics": False, "logs": False})
+    renderer = Renderer(config.frontend, prefix)
     app.state.web = WebState(
         runtime=runtime,
-        renderer=Renderer(config.frontend, prefix),
+        renderer=renderer,
         cookie_path=prefix or "/",
         secure_cookies=provider.issuer.startswith("https:"),
         discovery_json=json.dumps(provider.discovery(), indent=2).encode(),
     )
     for module in (discovery, authorize, token, revoke, introspect, userinfo, health, logout, device):
         app.include_router(module.router, prefix=prefix)
-    roots = static_roots(config.frontend)
+    roots = renderer.roots
     app.mount(f"{prefix}/static", LayeredStaticFiles(roots.static), name="static")
     app.mount(f"{prefix}/theme", LayeredStaticFiles(roots.theme), name="theme")
 

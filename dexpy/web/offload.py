@@ -4,7 +4,6 @@ computing at once per process, more while some wait on a directory."""
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -12,7 +11,7 @@ from dexpy.cpuslots import ProtocolThreads
 
 T = TypeVar("T")
 
-_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ProtocolThreads] = weakref.WeakKeyDictionary()
+_pools: dict[asyncio.AbstractEventLoop, ProtocolThreads] = {}
 
 
 async def run_protocol_work(work: Callable[..., T], *args: object) -> T:
@@ -22,3 +21,10 @@ async def run_protocol_work(work: Callable[..., T], *args: object) -> T:
     if pool is None:
         pool = _pools[loop] = ProtocolThreads(loop)
     return await pool.run(work, *args)
+
+
+def close_pool() -> None:
+    """On the loop, as the app stops: the loop's protocol threads end once they are done."""
+    pool = _pools.pop(asyncio.get_running_loop(), None)
+    if pool is not None:
+        pool.close()

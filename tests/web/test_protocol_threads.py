@@ -154,3 +154,22 @@ def test_threads_started_for_upstream_waits_retire_when_idle(monkeypatch: pytest
         assert await pool.run(lambda: 42) == 42
 
     asyncio.run(main())
+
+
+def test_an_apps_protocol_threads_end_with_it(tmp_path) -> None:
+    """Each app's loop has its own threads (every test server is one): they end when its lifespan does."""
+    from tests.fixtures.dexpy_server import run_dexpy
+    from tests.fixtures.rp import RelyingParty
+
+    def protocol_threads() -> int:
+        return sum(t.name == "dexpy-protocol" for t in threading.enumerate())
+
+    before = protocol_threads()
+    with run_dexpy(tmp_path) as server:
+        rp = RelyingParty(server.issuer)
+        assert rp.token(grant_type="client_credentials", scope="openid").status_code == 200
+        assert protocol_threads() > before
+    deadline = time.monotonic() + 5
+    while protocol_threads() > before:
+        assert time.monotonic() < deadline, "protocol threads outlived their app"
+        time.sleep(0.01)

@@ -10,9 +10,7 @@ Prints median and p99 latency and logins/s for each thread count, through the co
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -29,18 +27,6 @@ from dexpy.connectors.base import Scopes, build_connector
 from dexpy.connectors.ldap import LDAPConnector
 from tests.connectors.conftest import dex_example_config
 from tests.fixtures.slapd import running_slapd
-
-SERVE_YAML = """\
-issuer: http://127.0.0.1:{port}/dex
-storage: {{type: sqlite3, config: {{file: {db}}}}}
-web: {{http: 127.0.0.1:{port}}}
-logger: {{level: warn}}
-oauth2: {{passwordConnector: ldap}}
-security: {{rateLimit: {{enabled: false}}}}
-staticClients: [{{id: bench, name: Bench, secret: bench-secret, redirectURIs: ["{redirect}"]}}]
-connectors: [{connector}]
-"""
-
 
 def connector_login(connector: LDAPConnector, scopes: Scopes) -> Callable[[], bool]:
     return lambda: connector.login(scopes, "janedoe@example.com", "foo") is not None
@@ -112,15 +98,10 @@ def table(login: Callable[[], bool], logins: int, thread_counts: list[int]) -> N
 @contextmanager
 def serve(directory: Path, ldap_config: dict[str, Any]) -> Iterator[str]:
     """`dexpy serve` (one process) with `ldap_config` as its password connector; yields the token URL."""
-    port = servers.free_port()
-    connector = json.dumps({"type": "ldap", "id": "ldap", "name": "LDAP", "config": ldap_config})
-    path = directory / "dexpy.yaml"
-    path.write_text(SERVE_YAML.format(port=port, db=directory / "dexpy.db", redirect=servers.REDIRECT_URI,
-                                      connector=connector))
-    issuer = f"http://127.0.0.1:{port}/dex"
-    command = [sys.executable, "-m", "dexpy", "serve", str(path)]
-    with servers.running(command, f"{issuer}/.well-known/openid-configuration", cwd=servers.ROOT):
-        yield f"{issuer}/token"
+    connector = {"type": "ldap", "id": "ldap", "name": "LDAP", "config": ldap_config}
+    with servers.dexpy(directory, workers=1, connector=connector,
+                       extra_yaml="oauth2: {passwordConnector: ldap}\n") as server:
+        yield f"{server.issuer}/token"
 
 
 if __name__ == "__main__":

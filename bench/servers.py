@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -124,30 +126,30 @@ staticClients:
   name: Bench
   secret: bench-secret
   redirectURIs: [{redirect}]
-connectors:
-- type: mockPassword
-  id: mock
-  name: Mock
-  config:
-    username: kilgore
-    password: kilgore-password
-"""
+connectors: [{connector}]
+{extra}"""
+
+MOCK_CONNECTOR = {"type": "mockPassword", "id": "mock", "name": "Mock",
+                  "config": {"username": "kilgore", "password": "kilgore-password"}}
+"""A connector that hashes no password, so that the login path itself is measured."""
 
 
-def dexpy_config(directory: Path, port: int, storage: str = "sqlite3", storage_config: str = "") -> Path:
+def dexpy_config(directory: Path, port: int, storage: str = "sqlite3", storage_config: str = "", *,
+                 connector: dict[str, Any] = MOCK_CONNECTOR, extra_yaml: str = "") -> Path:
+    """The bench's config file: `connector` its one connector, `extra_yaml` more top-level keys."""
     issuer = f"http://127.0.0.1:{port}/dex"
     settings = storage_config or ("{file: " + str(directory / "dexpy.db") + "}" if storage == "sqlite3" else "{}")
     path = directory / f"dexpy-{storage}.yaml"
     path.write_text(DEXPY_YAML.format(issuer=issuer, port=port, storage=storage, storage_config=settings,
-                                      redirect=REDIRECT_URI))
+                                      redirect=REDIRECT_URI, connector=json.dumps(connector), extra=extra_yaml))
     return path
 
 
 @contextmanager
-def dexpy(directory: Path, *, workers: int = DEXPY_WORKERS, storage: str = "sqlite3",
-          storage_config: str = "") -> Iterator[Server]:
+def dexpy(directory: Path, *, workers: int = DEXPY_WORKERS, storage: str = "sqlite3", storage_config: str = "",
+          connector: dict[str, Any] = MOCK_CONNECTOR, extra_yaml: str = "") -> Iterator[Server]:
     port = free_port()
-    config = dexpy_config(directory, port, storage, storage_config)
+    config = dexpy_config(directory, port, storage, storage_config, connector=connector, extra_yaml=extra_yaml)
     issuer = f"http://127.0.0.1:{port}/dex"
     command = [sys.executable, "-m", "dexpy", "serve", str(config), "--workers", str(workers)]
     with running(command, f"{issuer}/.well-known/openid-configuration", cwd=ROOT) as (pid, startup):

@@ -74,9 +74,10 @@ def listeners(config: Config, app: object, telemetry: object | None = None,
     servers = []
     # proxy_headers off: uvicorn would trust X-Forwarded-For from loopback peers; dexpy's ClientIPMiddleware
     # honours web.clientRemoteIP only. One send per response (dexpy.web.onesend); no WebSocket routes, so none
-    # of uvicorn's WebSocket handling.
+    # of uvicorn's WebSocket handling. uvloop, but accepting every waiting connection per loop turn, not one
+    # (dexpy.web.accepting): else a burst of connections waits out one busy turn per connection.
     common = {"log_config": None, "access_log": False, "lifespan": "off", "server_header": False,
-              "proxy_headers": False, "http": OneSendProtocol, "ws": "none"}
+              "proxy_headers": False, "http": OneSendProtocol, "ws": "none", "loop": "dexpy.web.accepting:new_loop"}
     if config.web.http:
         host, port = split_addr(config.web.http)
         servers.append(Listener(uvicorn.Config(app, host=host, port=port, **common),  # type: ignore[arg-type]

@@ -1,0 +1,186 @@
+"""A uvloop event loop whose TCP servers accept every pending connection per loop turn.
+
+libuv (uvloop 0.23) accepts one connection per turn of the loop, so when many clients connect at once and turns are
+long (a busy app), the last ones wait for dozens of turns before their first request is even read. asyncio's own
+loop drains the accept queue instead; `AcceptingLoop` does the same on uvloop, and hands each connection to uvloop
+through `connect_accepted_socket`. Use it as uvicorn's `loop="dexpy.web.accepting:new_loop"`."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import socket
+import ssl as ssl_module
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import uvloop
+
+log = logging.getLogger(__name__)
+
+ACCEPT_RETRY_DELAY = 1.0  # seconds without accepting after the process or system ran out of descriptors or memory
+_OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+
+ProtocolFactory = Callable[[], asyncio.BaseProtocol]
+
+
+class AcceptingServer(asyncio.AbstractServer):
+    """The `asyncio.Server` surface uvicorn uses, over listening sockets that this object accepts on. Like asyncio's
+    and uvloop's servers, `close()` stops accepting and closes the listening sockets, also ones passed in."""
+
+    def __init__(self, loop: AcceptingLoop, sockets: list[socket.socket], protocol_factory: ProtocolFactory,
+                 backlog: int, ssl: ssl_module.SSLContext | None, ssl_options: dict[str, float]) -> None:
+        self._loop = loop
+        self._sockets = sockets
+        self._protocol_factory = protocol_factory
+        self._backlog = backlog
+        self._ssl = ssl
+        self._ssl_options = ssl_options
+        self._serving = False
+        self._closed = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._retry: asyncio.TimerHandle | None = None
+
+    def _start(self) -> None:
+        self._retry = None
+        self._serving = True
+        for sock in self._sockets:
+            self._loop.add_reader(sock, self._accept, sock)
+
+    def _accept(self, listening: socket.socket) -> None:
+        for _ in range(self._backlog):
+            try:
+                conn, _ = listening.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionAbortedError:  # gone before it was accepted; others may be waiting
+                continue
+            except OSError as exc:  # anything else propagates, and the loop logs it, as asyncio's does
+                if exc.errno not in _OUT_OF_RESOURCES:
+                    raise
+                log.error("accepting connections on %s paused for %gs: %s", listening.getsockname(),
+                          ACCEPT_RETRY_DELAY, exc)
+                for sock in self._sockets:
+                    self._loop.remove_reader(sock)
+                self._retry = self._loop.call_later(ACCEPT_RETRY_DELAY, self._start)
+                return
+            conn.setblocking(False)
+            task = self._loop.create_task(self._connect(conn))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _connect(self, conn: socket.socket) -> None:
+        """Hand `conn` to uvloop (its transports set TCP_NODELAY); one connection's failure, such as a TLS
+        handshake that fails or times out, is that connection's only."""
+        try:
+            await self._loop.connect_accepted_socket(self._protocol_factory, conn, ssl=self._ssl,
+                                                     **self._ssl_options)
+        except Exception as exc:  # noqa: BLE001 - it ends this connection only, whatever it is
+            log.debug("connection not set up: %r", exc)
+
+    def close(self) -> None:
+        if self._closed.is_set():
+            return
+        self._serving = False
+        if self._retry is not None:
+            self._retry.cancel()
+        for sock in self._sockets:
+            self._loop.remove_reader(sock)
+            sock.close()
+        self._sockets = []
+        self._closed.set()
+
+    async def start_serving(self) -> None:
+        if not self._serving and not self._closed.is_set():
+            self._start()
+
+    async def serve_forever(self) -> None:
+        await self.start_serving()
+        try:
+            await self._closed.wait()
+        finally:
+            self.close()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        return tuple(self._sockets)
+
+    def is_serving(self) -> bool:
+        return self._serving
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+
+class AcceptingLoop(uvloop.Loop):
+    """uvloop, with `create_server` for TCP returning an `AcceptingServer`; other servers are uvloop's own."""
+
+    async def create_server(  # type: ignore[override]
+            self, protocol_factory: ProtocolFactory, host: str | Sequence[str] | None = None, port: int | None = None,
+            *, sock: socket.socket | None = None, backlog: int = 100, ssl: ssl_module.SSLContext | None = None,
+            ssl_handshake_timeout: float | None = None, ssl_shutdown_timeout: float | None = None,
+            **options: Any) -> asyncio.AbstractServer:
+        tcp = sock is None or (sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM)
+        if options or not tcp or (host is None and port is None) == (sock is None):  # uvloop's, or its error
+            uvloop_create_server: Any = super().create_server
+            server: asyncio.AbstractServer = await uvloop_create_server(
+                protocol_factory, host, port, sock=sock, backlog=backlog, ssl=ssl,
+                ssl_handshake_timeout=ssl_handshake_timeout, ssl_shutdown_timeout=ssl_shutdown_timeout, **options)
+            return server
+        timeouts = {"ssl_handshake_timeout": ssl_handshake_timeout, "ssl_shutdown_timeout": ssl_shutdown_timeout}
+        ssl_options = {name: value for name, value in timeouts.items() if value is not None}
+        if ssl is not None and not isinstance(ssl, ssl_module.SSLContext):
+            raise TypeError("ssl argument must be an SSLContext or None")
+        if ssl is None and ssl_options:
+            raise ValueError("ssl_handshake_timeout and ssl_shutdown_timeout are only meaningful with ssl")
+        sockets = [sock] if sock is not None else await self._bind(host, port)
+        try:
+            for listening in sockets:
+                listening.setblocking(False)
+                listening.listen(backlog)
+        except OSError:
+            if sock is None:
+                for listening in sockets:
+                    listening.close()
+            raise
+        accepting = AcceptingServer(self, sockets, protocol_factory, backlog, ssl, ssl_options)
+        accepting._start()
+        return accepting
+
+    async def _bind(self, host: str | Sequence[str] | None, port: int | None) -> list[socket.socket]:
+        """Bound sockets for every address `host` resolves to, as asyncio's `create_server` binds them."""
+        hosts: Sequence[str | None] = [None] if host in (None, "") else [host] if isinstance(host, str) else host
+        infos = set()
+        for name in hosts:
+            infos.update(await self.getaddrinfo(name, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE))
+        sockets: list[socket.socket] = []
+        try:
+            for family, kind, proto, _, address in infos:
+                try:
+                    sock = socket.socket(family, kind, proto)
+                except OSError:  # a family this host cannot do (IPv6 off)
+                    continue
+                sockets.append(sock)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                try:
+                    sock.bind(address)
+                except OSError as exc:
+                    raise OSError(exc.errno, f"error while attempting to bind on address {address!r}: "
+                                             f"{(exc.strerror or '').lower()}") from None
+        except BaseException:
+            for sock in sockets:
+                sock.close()
+            raise
+        return sockets
+
+
+def new_loop() -> asyncio.AbstractEventLoop:
+    """The loop factory uvicorn's `Config(loop=...)` imports and calls (uvicorn >= 0.36 takes a custom `loop` as
+    the factory itself)."""
+    return AcceptingLoop()

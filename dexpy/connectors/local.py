@@ -5,6 +5,7 @@ from __future__ import annotations
 import bcrypt
 
 from dexpy.connectors.base import Identity, IdentityGone, Scopes
+from dexpy.loopwork import waits
 from dexpy.model import Password
 from dexpy.storage import NotFound, Storage
 
@@ -12,6 +13,8 @@ LOCAL_CONNECTOR_TYPE = "local"
 
 # Checked when the user does not exist, so an unknown email costs the same bcrypt time as a wrong password.
 _DUMMY_HASH = bcrypt.hashpw(b"dexpy-no-such-user", bcrypt.gensalt(10))
+_checkpw = waits(bcrypt.checkpw)
+"""bcrypt takes ~50-250 ms of CPU (without the GIL): off the event loop, which serves other requests meanwhile."""
 
 
 class LocalConnector:
@@ -24,9 +27,9 @@ class LocalConnector:
         try:
             record = self._storage.get(Password, username.strip().lower())
         except NotFound:
-            bcrypt.checkpw(password.encode(), _DUMMY_HASH)
+            _checkpw(password.encode(), _DUMMY_HASH)
             return None
-        matches = bcrypt.checkpw(password.encode(), record.hash)  # even for an empty password: as slow as a miss
+        matches = _checkpw(password.encode(), record.hash)  # even for an empty password: as slow as a miss
         if not password or not matches:
             return None
         return _identity(record)

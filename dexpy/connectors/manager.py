@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from dexpy.connectors.base import Closable, build_connector
 from dexpy.connectors.local import LOCAL_CONNECTOR_TYPE, LocalConnector
+from dexpy.loopwork import waits
 from dexpy.model import ConnectorRecord
 from dexpy.storage import NotFound, Storage
 
@@ -101,6 +102,7 @@ class ConnectorManager:
             self.get(record.id)
 
 
+@waits  # an LDAP connector closes its pooled connections over the network
 def _close(connector_id: str, connector: object) -> None:
     """A connector that fails to close must not fail the login that noticed its record changed."""
     if isinstance(connector, Closable):

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
+from dexpy.loopwork import waits
 from dexpy.model import EXPIRING_KINDS
 from dexpy.storage import AlreadyExists, NotFound, Unavailable
 from dexpy.storage.codec import check_updated, dumps, loads, require_kind
@@ -121,6 +122,7 @@ class SQLiteStorage:
                 raise
             db.execute("COMMIT")
 
+    @waits  # a write may wait for another process's write lock (busy_timeout); WAL readers never wait
     def create(self, record: Any) -> None:
         kind = require_kind(type(record))
         key: str = record.key
@@ -163,6 +165,7 @@ class SQLiteStorage:
             rows = self._db().execute("SELECT json FROM records WHERE kind = ? ORDER BY key", (require_kind(kind),))
             return [loads(kind, text) for (text,) in rows.fetchall()]
 
+    @waits  # a write may wait for another process's write lock (busy_timeout); WAL readers never wait
     def update(self, kind: type[R], key: str, updater: Callable[[R], R]) -> R:
         """Optimistic: the updater first runs on the committed row, without the file's write lock; a result
         that serialises as stored (nothing to write, say a refresh within a minute of its last recorded use)
@@ -188,6 +191,7 @@ class SQLiteStorage:
         check_updated(kind, key, updated)
         return updated, dumps(updated)
 
+    @waits  # a write may wait for another process's write lock (busy_timeout); WAL readers never wait
     def delete(self, kind: type[R], key: str) -> None:
         name = require_kind(kind)
         with self._guard():

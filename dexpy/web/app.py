@@ -12,6 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
+from dexpy import loopwork
 from dexpy.runtime import Runtime
 from dexpy.security.clientip import ClientIPMiddleware
 from dexpy.security.limits import RequestLimitsMiddleware
@@ -22,7 +23,6 @@ from dexpy.telemetry.http import TelemetryMiddleware
 from dexpy.web import authorize, device, discovery, health, introspect, logout, revoke, token, userinfo
 from dexpy.web.context import WebState, error_page, oauth_json_error
 from dexpy.web.direct import DirectRoutes
-from dexpy.web.offload import close_pool
 from dexpy.web.render import LayeredStaticFiles, Renderer
 from dexpy.web.security import SecurityHeaders
 
@@ -42,7 +42,7 @@ def create_app(runtime: Runtime, *, background: bool = True) -> FastAPI:
         try:
             yield
         finally:
-            close_pool()
+            loopwork.close()
             runtime.close()
 
     # FastAPI's own OpenTelemetry hooks are off: dexpy reports through Prometheus, logs and audit lines, and the

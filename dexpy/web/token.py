@@ -9,12 +9,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
+from dexpy import loopwork
 from dexpy.connectors.base import ConnectorError, ConnectorUnavailable
 from dexpy.storage import Conflict, Unavailable
 from dexpy.telemetry import events
 from dexpy.web.adapter import FormRequest, oauth2_request
 from dexpy.web.context import oauth_json_error, web
-from dexpy.web.offload import run_protocol_work
 
 router = APIRouter()
 Refused = Callable[[FormRequest, str], None]
@@ -36,10 +36,10 @@ def _refused(oauth_request: FormRequest, error: str) -> None:
 
 async def oauth_response(endpoint: Callable[[FormRequest], tuple[int, Any, list[tuple[str, str]]]],
                          oauth_request: FormRequest, refused: Refused | None = None) -> Response:
-    """Run an authlib-style endpoint in a protocol thread; a no-store JSON answer, outages as 503. `refused`
+    """Run an authlib-style endpoint as protocol work (dexpy.loopwork); a no-store JSON answer, outages as 503. `refused`
     hears the OAuth2 error of every answer but a 200."""
     try:
-        status, body, headers = await run_protocol_work(endpoint, oauth_request)
+        status, body, headers = await loopwork.run(endpoint, oauth_request)
     except (Unavailable, ConnectorUnavailable) as exc:
         log.warning("%s failed: upstream unavailable: %s", oauth_request.uri, exc)
         return _unavailable(oauth_request, refused, "The service is temporarily unavailable.")

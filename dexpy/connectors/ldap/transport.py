@@ -21,7 +21,7 @@ from ldap3.core import exceptions as ldap_errors
 
 from dexpy.connectors.base import ConnectorConfigError, ConnectorUnavailable
 from dexpy.connectors.ldap.config import LDAPConfig
-from dexpy.cpuslots import waiting_upstream
+from dexpy.loopwork import off_loop
 from dexpy.telemetry import observe_ldap
 
 T = TypeVar("T")
@@ -195,8 +195,7 @@ class Pool:
     def run(self, op: Callable[[ldap3.Connection], T]) -> T:
         started, ok = time.monotonic(), False
         try:
-            with waiting_upstream():  # a slow directory must not hold a CPU slot other requests need
-                result = self._run(op)
+            result = off_loop(self._run, op)  # the event loop serves other requests while the directory answers
             ok = True
             return result
         finally:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+from dexpy.loopwork import waits
 from dexpy.model import EXPIRING_KINDS, KEYS_KEY, Keys
 from dexpy.storage import Conflict, Invalid, NotFound
 from dexpy.storage.kubernetes.cache import WatchCache
@@ -29,7 +30,7 @@ _OBJECT_KEYS = ("apiVersion", "kind", "metadata")
 
 class KubernetesStorage:
     def __init__(self, transport: Transport, namespace: str, *, watch: bool = True,
-                 rng: random.Random | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+                 rng: random.Random | None = None, sleep: Callable[[float], None] = waits(time.sleep)) -> None:
         self.transport = transport
         self.namespace = namespace
         self._rng = rng or random.Random()

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import urllib3
 from kubernetes.client import Configuration
 
+from dexpy.loopwork import waits
 from dexpy.storage import AlreadyExists, Conflict, Invalid, NotFound, StorageError, Unavailable
 from dexpy.storage.kubernetes.errors import Forbidden, Gone, MissingNamespace, MissingResource
 
@@ -94,6 +95,7 @@ class Transport:
         except urllib3.exceptions.HTTPError as exc:
             raise Unavailable(f"{what}: Kubernetes API at {self.host} unreachable: {exc}") from exc
 
+    @waits  # a round trip to the API server: the event loop serves other requests meanwhile
     def request(self, method: str, path: str, query: dict[str, Any] | None = None, body: object = None) -> Any:
         """Send one request; the decoded JSON answer, or the storage error for a failure."""
         secret = _secret_name(path)

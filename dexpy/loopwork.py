@@ -20,7 +20,7 @@ import asyncio
 import contextvars
 import functools
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
@@ -117,19 +117,50 @@ async def run(work: Callable[..., T], *args: object) -> T:
     state = _loops.get(loop) or _loops.setdefault(loop, _LoopWork())
     runner = state.idle.pop() if state.idle else _Runner()
     runner.gr_context = contextvars.copy_context()
-    step = runner.switch(work, args)
-    cancelled = False
-    while isinstance(step, _Wait):
-        future = loop.run_in_executor(state.waits, step.context.run, step.call)
-        cancelled = await _settled(future) or cancelled
-        error = future.exception()
-        step = runner.throw(error) if error is not None else runner.switch(future.result())
-    state.release(runner)
+    call = _Call(loop, state, runner)
+    call.step(runner.switch(work, args))
+    cancelled = await _settled(call.finished)
+    done: _Done = call.finished.result()
     if cancelled:
         raise asyncio.CancelledError
-    if step.error is not None:
-        raise step.error
-    return step.value  # type: ignore[no-any-return]
+    if done.error is not None:
+        raise done.error
+    return done.value  # type: ignore[no-any-return]
+
+
+class _Call:
+    """One call of protocol work, resumed from loop callbacks as its waits end: no task wake-up per wait."""
+
+    __slots__ = ("_loop", "_state", "_runner", "finished")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, state: _LoopWork, runner: _Runner) -> None:
+        self._loop = loop
+        self._state = state
+        self._runner = runner
+        self.finished: asyncio.Future[_Done] = loop.create_future()
+
+    def step(self, step: _Wait | _Done) -> None:
+        """Hand the runner's next wait to a thread, or, once it is done, finish the call."""
+        while isinstance(step, _Wait):
+            try:
+                answer = self._state.waits.submit(step.context.run, step.call)
+            except RuntimeError as exc:  # the wait threads are shut down: the app is stopping
+                step = self._runner.throw(exc)
+                continue
+            answer.add_done_callback(self._answered)
+            return
+        self._state.release(self._runner)
+        self.finished.set_result(step)
+
+    def _answered(self, answer: Future[Any]) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._resume, answer)
+        except RuntimeError:  # the loop has closed: nobody is waiting any more
+            pass
+
+    def _resume(self, answer: Future[Any]) -> None:
+        error = answer.exception()
+        self.step(self._runner.throw(error) if error is not None else self._runner.switch(answer.result()))
 
 
 async def _settled(future: asyncio.Future[Any]) -> bool:

@@ -12,7 +12,6 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from dexpy import loopwork
 from dexpy.runtime import Runtime
 from dexpy.security.clientip import ClientIPMiddleware
 from dexpy.security.limits import RequestLimitsMiddleware
@@ -20,6 +19,7 @@ from dexpy.security.ratelimit import RateLimitMiddleware
 from dexpy.security.replies import is_api_path
 from dexpy.storage import StorageError
 from dexpy.telemetry.http import TelemetryMiddleware
+from dexpy.web import offload
 from dexpy.web import authorize, device, discovery, health, introspect, logout, revoke, token, userinfo
 from dexpy.web.context import WebState, error_page, oauth_json_error
 from dexpy.web.direct import DirectRoutes
@@ -42,7 +42,7 @@ def create_app(runtime: Runtime, *, background: bool = True) -> FastAPI:
         try:
             yield
         finally:
-            loopwork.close()
+            offload.close()
             runtime.close()
 
     # FastAPI's own OpenTelemetry hooks are off: dexpy reports through Prometheus, logs and audit lines, and the

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
-from dexpy import loopwork
 from dexpy.connectors.base import ConnectorError, ConnectorUnavailable
 from dexpy.storage import Conflict, Unavailable
 from dexpy.telemetry import events
 from dexpy.web.adapter import FormRequest, oauth2_request
 from dexpy.web.context import oauth_json_error, web
+from dexpy.web.offload import protocol_runner
 
 router = APIRouter()
 Refused = Callable[[FormRequest, str], None]
@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 async def token(request: Request) -> Response:
     provider = web(request).provider
     oauth_request = await oauth2_request(request, provider.url("/token"))
-    return await oauth_response(provider.server.create_token_response, oauth_request, refused=_refused)
+    return await oauth_response(provider.server.create_token_response, oauth_request, refused=_refused,
+                                runner=protocol_runner(provider.storage))
 
 
 def _refused(oauth_request: FormRequest, error: str) -> None:
@@ -35,11 +36,12 @@ def _refused(oauth_request: FormRequest, error: str) -> None:
 
 
 async def oauth_response(endpoint: Callable[[FormRequest], tuple[int, Any, list[tuple[str, str]]]],
-                         oauth_request: FormRequest, refused: Refused | None = None) -> Response:
-    """Run an authlib-style endpoint as protocol work (dexpy.loopwork); a no-store JSON answer, outages as 503. `refused`
-    hears the OAuth2 error of every answer but a 200."""
+                         oauth_request: FormRequest, *, runner: Callable[..., Awaitable[Any]],
+                         refused: Refused | None = None) -> Response:
+    """Run an authlib-style endpoint as protocol work (through `runner`, dexpy.web.offload); a no-store JSON answer,
+    outages as 503. `refused` hears the OAuth2 error of every answer but a 200."""
     try:
-        status, body, headers = await loopwork.run(endpoint, oauth_request)
+        status, body, headers = await runner(endpoint, oauth_request)
     except (Unavailable, ConnectorUnavailable) as exc:
         log.warning("%s failed: upstream unavailable: %s", oauth_request.uri, exc)
         return _unavailable(oauth_request, refused, "The service is temporarily unavailable.")

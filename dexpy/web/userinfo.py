@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
-from dexpy import loopwork
 from dexpy.oidc.tokens import InvalidToken
 from dexpy.storage import Unavailable
 from dexpy.web.context import oauth_json_error, web
+from dexpy.web.offload import protocol_runner
 
 router = APIRouter()
 
@@ -24,7 +24,8 @@ async def userinfo(request: Request) -> Response:
     if not token:
         return oauth_json_error(401, "invalid_request", "Missing bearer token.", {"WWW-Authenticate": 'Bearer realm="dexpy"'})
     try:
-        claims = await loopwork.run(web(request).provider.userinfo, token)
+        provider = web(request).provider
+        claims = await protocol_runner(provider.storage)(provider.userinfo, token)
     except InvalidToken as exc:
         return oauth_json_error(401, "invalid_token", str(exc),
                                 {"WWW-Authenticate": 'Bearer realm="dexpy", error="invalid_token"'})

@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from dexpy.loopwork import settled
+
 T = TypeVar("T")
 
 SLOTS = 3
@@ -79,11 +81,7 @@ class ProtocolThreads:
             if job.ended:
                 raise
             job.finished = self._loop.create_future()
-            while not job.finished.done():
-                try:
-                    await asyncio.shield(job.finished)
-                except asyncio.CancelledError:
-                    continue
+            await settled(job.finished)
             raise
 
     def close(self) -> None:

@@ -119,7 +119,7 @@ async def run(work: Callable[..., T], *args: object) -> T:
     runner.gr_context = contextvars.copy_context()
     call = _Call(loop, state, runner)
     call.step(runner.switch(work, args))
-    cancelled = await _settled(call.finished)
+    cancelled = await settled(call.finished)
     done: _Done = call.finished.result()
     if cancelled:
         raise asyncio.CancelledError
@@ -163,8 +163,9 @@ class _Call:
         self.step(self._runner.throw(error) if error is not None else self._runner.switch(answer.result()))
 
 
-async def _settled(future: asyncio.Future[Any]) -> bool:
-    """Wait until `future` is done, even through cancellations; whether the caller was cancelled meanwhile."""
+async def settled(future: asyncio.Future[Any]) -> bool:
+    """Wait until `future` is done, even through cancellations (work that has started is never cut short);
+    whether the caller was cancelled meanwhile."""
     cancelled = False
     while not future.done():
         try:

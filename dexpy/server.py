@@ -61,7 +61,8 @@ class Listener(uvicorn.Server):
         self.bound = bound
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().serve(sockets or ([self.bound] if self.bound else None))
+        """Always on a socket bound here (dexpy.workers.bind), which dexpy's loop accepts on (dexpy.web.accepting)."""
+        await super().serve(sockets or [self.bound or bind(self.config.host, self.config.port, shared=False)])
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:

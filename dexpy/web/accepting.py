@@ -91,17 +91,6 @@ class AcceptingServer(asyncio.AbstractServer):
         self._sockets = []
         self._closed.set()
 
-    async def start_serving(self) -> None:
-        if not self._serving and not self._closed.is_set():
-            self._start()
-
-    async def serve_forever(self) -> None:
-        await self.start_serving()
-        try:
-            await self._closed.wait()
-        finally:
-            self.close()
-
     async def wait_closed(self) -> None:
         await self._closed.wait()
 
@@ -122,62 +111,25 @@ class AcceptingLoop(uvloop.Loop):
     async def create_server(  # type: ignore[override]
             self, protocol_factory: ProtocolFactory, host: str | Sequence[str] | None = None, port: int | None = None,
             *, sock: socket.socket | None = None, backlog: int = 100, ssl: ssl_module.SSLContext | None = None,
-            ssl_handshake_timeout: float | None = None, ssl_shutdown_timeout: float | None = None,
-            **options: Any) -> asyncio.AbstractServer:
-        tcp = sock is None or (sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM)
-        if options or not tcp or (host is None and port is None) == (sock is None):  # uvloop's, or its error
+            ssl_handshake_timeout: float | None = None, **options: Any) -> asyncio.AbstractServer:
+        """A listening TCP socket passed as `sock` (dexpy's listeners always bind their own: dexpy.workers.bind)
+        is accepted on here; anything else is uvloop's."""
+        tcp = sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM
+        if not tcp or host is not None or port is not None or options:
             uvloop_create_server: Any = super().create_server
             server: asyncio.AbstractServer = await uvloop_create_server(
                 protocol_factory, host, port, sock=sock, backlog=backlog, ssl=ssl,
-                ssl_handshake_timeout=ssl_handshake_timeout, ssl_shutdown_timeout=ssl_shutdown_timeout, **options)
+                ssl_handshake_timeout=ssl_handshake_timeout, **options)
             return server
-        timeouts = {"ssl_handshake_timeout": ssl_handshake_timeout, "ssl_shutdown_timeout": ssl_shutdown_timeout}
-        ssl_options = {name: value for name, value in timeouts.items() if value is not None}
-        if ssl is not None and not isinstance(ssl, ssl_module.SSLContext):
-            raise TypeError("ssl argument must be an SSLContext or None")
-        if ssl is None and ssl_options:
-            raise ValueError("ssl_handshake_timeout and ssl_shutdown_timeout are only meaningful with ssl")
-        sockets = [sock] if sock is not None else await self._bind(host, port)
-        try:
-            for listening in sockets:
-                listening.setblocking(False)
-                listening.listen(backlog)
-        except OSError:
-            if sock is None:
-                for listening in sockets:
-                    listening.close()
-            raise
-        accepting = AcceptingServer(self, sockets, protocol_factory, backlog, ssl, ssl_options)
+        assert sock is not None
+        if ssl is None and ssl_handshake_timeout is not None:
+            raise ValueError("ssl_handshake_timeout is only meaningful with ssl")
+        sock.setblocking(False)
+        sock.listen(backlog)
+        ssl_options = {} if ssl_handshake_timeout is None else {"ssl_handshake_timeout": ssl_handshake_timeout}
+        accepting = AcceptingServer(self, [sock], protocol_factory, backlog, ssl, ssl_options)
         accepting._start()
         return accepting
-
-    async def _bind(self, host: str | Sequence[str] | None, port: int | None) -> list[socket.socket]:
-        """Bound sockets for every address `host` resolves to, as asyncio's `create_server` binds them."""
-        hosts: Sequence[str | None] = [None] if host in (None, "") else [host] if isinstance(host, str) else host
-        infos = set()
-        for name in hosts:
-            infos.update(await self.getaddrinfo(name, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE))
-        sockets: list[socket.socket] = []
-        try:
-            for family, kind, proto, _, address in infos:
-                try:
-                    sock = socket.socket(family, kind, proto)
-                except OSError:  # a family this host cannot do (IPv6 off)
-                    continue
-                sockets.append(sock)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                if family == socket.AF_INET6:
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                try:
-                    sock.bind(address)
-                except OSError as exc:
-                    raise OSError(exc.errno, f"error while attempting to bind on address {address!r}: "
-                                             f"{(exc.strerror or '').lower()}") from None
-        except BaseException:
-            for sock in sockets:
-                sock.close()
-            raise
-        return sockets
 
 
 def new_loop() -> asyncio.AbstractEventLoop:

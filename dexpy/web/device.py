@@ -15,7 +15,6 @@ from dexpy.oidc.provider import BrowserError
 from dexpy.web.adapter import FormRequest, oauth2_request
 from dexpy.web.context import Browser, WebState, error_page, web
 from dexpy.web.security import csrf_valid
-from dexpy.web.offload import protocol_runner
 from dexpy.web.token import oauth_response
 
 router = APIRouter()
@@ -23,7 +22,8 @@ router = APIRouter()
 
 @router.post("/device/code")
 async def device_code(request: Request) -> Response:
-    provider = web(request).provider
+    state = web(request)
+    provider = state.provider
 
     def start(oauth_request: FormRequest) -> tuple[int, Any, list[tuple[str, str]]]:
         try:
@@ -31,8 +31,7 @@ async def device_code(request: Request) -> Response:
         except OAuth2Error as error:
             return error()  # type: ignore[no-any-return]
 
-    return await oauth_response(start, await oauth2_request(request, provider.url("/device/code")),
-                                runner=protocol_runner(provider.storage))
+    return await oauth_response(state, start, await oauth2_request(request, provider.url("/device/code")))
 
 
 def _code_page(state: WebState, browser: Browser, user_code: str, *, invalid: bool) -> Response:

@@ -9,7 +9,6 @@ from starlette.responses import Response
 
 from dexpy.web.adapter import oauth2_request
 from dexpy.web.context import oauth_json_error, web
-from dexpy.web.offload import protocol_runner
 from dexpy.web.token import oauth_response
 
 
@@ -19,10 +18,10 @@ def token_management_router(path: str, endpoint: str) -> APIRouter:
 
     @router.post(path)
     async def serve(request: Request) -> Response:
-        provider = web(request).provider
-        oauth_request = await oauth2_request(request, provider.url(path))
-        return await oauth_response(partial(provider.server.create_endpoint_response, endpoint), oauth_request,
-                                    runner=protocol_runner(provider.storage))
+        state = web(request)
+        oauth_request = await oauth2_request(request, state.provider.url(path))
+        return await oauth_response(state, partial(state.provider.server.create_endpoint_response, endpoint),
+                                    oauth_request)
 
     @router.api_route(path, methods=["GET", "PUT", "DELETE", "PATCH"], include_in_schema=False)
     def wrong_method() -> Response:

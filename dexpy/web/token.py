@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,8 +13,7 @@ from dexpy.connectors.base import ConnectorError, ConnectorUnavailable
 from dexpy.storage import Conflict, Unavailable
 from dexpy.telemetry import events
 from dexpy.web.adapter import FormRequest, oauth2_request
-from dexpy.web.context import oauth_json_error, web
-from dexpy.web.offload import protocol_runner
+from dexpy.web.context import WebState, oauth_json_error, web
 
 router = APIRouter()
 Refused = Callable[[FormRequest, str], None]
@@ -23,10 +22,9 @@ log = logging.getLogger(__name__)
 
 @router.post("/token")
 async def token(request: Request) -> Response:
-    provider = web(request).provider
-    oauth_request = await oauth2_request(request, provider.url("/token"))
-    return await oauth_response(provider.server.create_token_response, oauth_request, refused=_refused,
-                                runner=protocol_runner(provider.storage))
+    state = web(request)
+    oauth_request = await oauth2_request(request, state.provider.url("/token"))
+    return await oauth_response(state, state.provider.server.create_token_response, oauth_request, refused=_refused)
 
 
 def _refused(oauth_request: FormRequest, error: str) -> None:
@@ -35,13 +33,12 @@ def _refused(oauth_request: FormRequest, error: str) -> None:
     events.token_refused(oauth_request.form.get("grant_type", ""), error, client_id=client_id)
 
 
-async def oauth_response(endpoint: Callable[[FormRequest], tuple[int, Any, list[tuple[str, str]]]],
-                         oauth_request: FormRequest, *, runner: Callable[..., Awaitable[Any]],
-                         refused: Refused | None = None) -> Response:
-    """Run an authlib-style endpoint as protocol work (through `runner`, dexpy.web.offload); a no-store JSON answer,
+async def oauth_response(state: WebState, endpoint: Callable[[FormRequest], tuple[int, Any, list[tuple[str, str]]]],
+                         oauth_request: FormRequest, refused: Refused | None = None) -> Response:
+    """Run an authlib-style endpoint as the app's protocol work (dexpy.web.offload); a no-store JSON answer,
     outages as 503. `refused` hears the OAuth2 error of every answer but a 200."""
     try:
-        status, body, headers = await runner(endpoint, oauth_request)
+        status, body, headers = await state.run_protocol_work(endpoint, oauth_request)
     except (Unavailable, ConnectorUnavailable) as exc:
         log.warning("%s failed: upstream unavailable: %s", oauth_request.uri, exc)
         return _unavailable(oauth_request, refused, "The service is temporarily unavailable.")

@@ -8,7 +8,6 @@ from starlette.responses import JSONResponse, Response
 from dexpy.oidc.tokens import InvalidToken
 from dexpy.storage import Unavailable
 from dexpy.web.context import oauth_json_error, web
-from dexpy.web.offload import protocol_runner
 
 router = APIRouter()
 
@@ -24,8 +23,8 @@ async def userinfo(request: Request) -> Response:
     if not token:
         return oauth_json_error(401, "invalid_request", "Missing bearer token.", {"WWW-Authenticate": 'Bearer realm="dexpy"'})
     try:
-        provider = web(request).provider
-        claims = await protocol_runner(provider.storage)(provider.userinfo, token)
+        state = web(request)
+        claims = await state.run_protocol_work(state.provider.userinfo, token)
     except InvalidToken as exc:
         return oauth_json_error(401, "invalid_token", str(exc),
                                 {"WWW-Authenticate": 'Bearer realm="dexpy", error="invalid_token"'})

@@ -24,8 +24,10 @@ from dexpy.config import Config, StorageConfig, WebConfig
 from dexpy.server import listeners
 from dexpy.web import accepting
 from dexpy.web.accepting import AcceptingLoop, new_loop
+from dexpy.workers import bind
 from tests.fixtures.dexpy_server import free_port, run_dexpy
 from tests.fixtures.pki import make_pki
+from tests.fixtures.waiting import until
 
 
 def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -49,11 +51,6 @@ class _Recorder(asyncio.Protocol):
         time.sleep(0.005)
 
 
-async def _until(condition: Callable[[], bool]) -> None:
-    while not condition():
-        await asyncio.sleep(0.01)
-
-
 def _connect_holding_the_loop(address: tuple[str, int], count: int) -> list[socket.socket]:
     """`count` clients, each connected (by the kernel: nothing accepts meanwhile) and with a byte sent; called on
     the loop's thread, so the loop is held as by a long request."""
@@ -72,9 +69,10 @@ def test_a_burst_of_connections_is_accepted_in_one_loop_turn() -> None:
     count = 16
 
     async def main() -> None:
-        server = await asyncio.get_running_loop().create_server(lambda: _Recorder(events), "127.0.0.1", 0)
+        server = await asyncio.get_running_loop().create_server(lambda: _Recorder(events),
+                                                                sock=bind("127.0.0.1", 0, shared=False))
         clients.extend(_connect_holding_the_loop(server.sockets[0].getsockname(), count))
-        await _until(lambda: len(events) == 2 * count)
+        await until(lambda: len(events) == 2 * count)
         server.close()
 
     try:
@@ -85,8 +83,7 @@ def test_a_burst_of_connections_is_accepted_in_one_loop_turn() -> None:
     assert [kind for kind, _ in events] == ["made"] * count + ["data"] * count
 
 
-@pytest.mark.parametrize("passed_socket", [False, True], ids=["host-port", "sock"])
-def test_close_stops_accepting_and_closes_the_listening_socket(passed_socket: bool) -> None:
+def test_close_stops_accepting_and_closes_the_listening_socket() -> None:
     events: list[tuple[str, float]] = []
     listening = socket.socket()
     listening.bind(("127.0.0.1", 0))
@@ -94,14 +91,10 @@ def test_close_stops_accepting_and_closes_the_listening_socket(passed_socket: bo
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        if passed_socket:
-            server = await loop.create_server(lambda: _Recorder(events), sock=listening)
-        else:
-            listening.close()
-            server = await loop.create_server(lambda: _Recorder(events), "127.0.0.1", port)
+        server = await loop.create_server(lambda: _Recorder(events), sock=listening)
         assert server.is_serving() and server.get_loop() is loop
         _, writer = await asyncio.open_connection("127.0.0.1", port)
-        await _until(lambda: len(events) == 1)
+        await until(lambda: len(events) == 1)
         server.close()
         await asyncio.wait_for(server.wait_closed(), 1)
         assert not server.is_serving() and not server.sockets
@@ -138,7 +131,7 @@ def test_running_out_of_descriptors_pauses_accepting_then_resumes(monkeypatch: p
         server = await asyncio.get_running_loop().create_server(lambda: _Recorder(events), sock=listening)
         address = server.sockets[0].getsockname()
         writers = [(await asyncio.open_connection(*address))[1] for _ in range(2)]
-        await _until(lambda: len(events) == 2)
+        await until(lambda: len(events) == 2)
         server.close()
         for writer in writers:
             writer.close()

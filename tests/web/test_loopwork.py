@@ -13,6 +13,7 @@ import pytest
 
 from dexpy import loopwork
 from dexpy.loopwork import off_loop, waits
+from tests.fixtures.waiting import until
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
@@ -26,13 +27,6 @@ def _serve(main) -> None:
             loopwork.close()
 
     asyncio.run(serving())
-
-
-async def _until(condition, timeout: float = 5) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition never held"
-        await asyncio.sleep(0.005)
 
 
 def test_work_runs_on_the_loop_thread_and_its_waits_in_another() -> None:
@@ -72,7 +66,7 @@ def test_the_loop_serves_other_requests_while_one_waits() -> None:
 
     async def main() -> None:
         waiting = asyncio.ensure_future(loopwork.run(waiting_work))
-        await _until(lambda: order == ["waiting starts"])
+        await until(lambda: order == ["waiting starts"])
         assert await loopwork.run(quick_work) == "quick"  # would hang if the wait held the loop
         release.set()
         assert await waiting == "slow"

@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
-import time
 
 import pytest
 
 from dexpy import cpuslots
 from dexpy.cpuslots import ProtocolThreads, waiting_upstream
+from tests.fixtures.waiting import until
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
@@ -39,18 +39,11 @@ class Gate:
                 self.running -= 1
 
 
-async def _until(condition, timeout: float = 5) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition never held"
-        await asyncio.sleep(0.005)
-
-
 def test_at_most_slots_compute_at_once_and_the_rest_start_in_arrival_order() -> None:
     async def main() -> None:
         pool, gate = ProtocolThreads(asyncio.get_running_loop(), slots=2), Gate()
         calls = [asyncio.ensure_future(pool.run(gate.job, n)) for n in range(6)]
-        await _until(lambda: len(gate.started) == 2)
+        await until(lambda: len(gate.started) == 2)
         await asyncio.sleep(0.05)
         assert gate.started == [0, 1]  # the other four wait on the loop, not in threads
         gate.release.set()
@@ -78,7 +71,7 @@ def test_a_thread_waiting_upstream_lets_the_next_request_start() -> None:
         assert await slow == "directory answered"
         gate = Gate()  # the slot is back to one once the wait is over
         calls = [asyncio.ensure_future(pool.run(gate.job, n)) for n in range(3)]
-        await _until(lambda: len(gate.started) == 1)
+        await until(lambda: len(gate.started) == 1)
         await asyncio.sleep(0.05)
         assert gate.started == [0]
         gate.release.set()
@@ -115,7 +108,7 @@ def test_a_cancelled_request_that_waits_never_runs_and_one_that_runs_finishes_fi
         pool, gate = ProtocolThreads(asyncio.get_running_loop(), slots=1), Gate()
         running = asyncio.ensure_future(pool.run(writes, gate))
         queued = asyncio.ensure_future(pool.run(never.set))
-        await _until(lambda: gate.started == [0])
+        await until(lambda: gate.started == [0])
         queued.cancel()
         running.cancel()
         await asyncio.sleep(0.05)
@@ -147,10 +140,10 @@ def test_threads_started_for_upstream_waits_retire_when_idle(monkeypatch: pytest
         before = protocol_threads()
         pool = ProtocolThreads(asyncio.get_running_loop(), slots=1)
         waiting = [asyncio.ensure_future(pool.run(waits_on_directory)) for _ in range(4)]
-        await _until(lambda: protocol_threads() == before + 4)
+        await until(lambda: protocol_threads() == before + 4)
         upstream.set()
         await asyncio.gather(*waiting)
-        await _until(lambda: protocol_threads() == before + 1)  # one stays for the one slot
+        await until(lambda: protocol_threads() == before + 1)  # one stays for the one slot
         assert await pool.run(lambda: 42) == 42
 
     asyncio.run(main())

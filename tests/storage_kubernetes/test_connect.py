@@ -6,12 +6,13 @@ import os
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
 from dexpy.storage.kubernetes import SetupError
-from dexpy.storage.kubernetes.connect import connect
+from dexpy.storage.kubernetes.connect import ThrottledRefresh, connect
 from dexpy.storage.kubernetes.transport import Transport
 from tests.fixtures.kubeapi import Rule
 from tests.fixtures.kubeapi.fixture import KubeAPIFixture
@@ -109,3 +110,26 @@ def test_a_kubeconfig_exec_plugin_is_run_again_when_its_credential_expires(kube:
     transport.request("GET", path)
     assert (kube.count(user="first"), kube.count(user="second")) == (2, 1)
     transport.close()
+
+
+def test_a_kubeconfig_credential_hook_is_asked_at_most_once_a_second(kube: KubeAPIFixture, tmp_path: Path) -> None:
+    """The client library's kubeconfig hook rebuilds the whole client configuration on each call; every API
+    request asked it."""
+    configuration = connect({"kubeConfigFile": str(kube.write_kubeconfig(tmp_path / "kubeconfig"))}).configuration
+    transport = Transport(configuration)
+    for _ in range(2):
+        assert transport._headers()["Authorization"].startswith("Bearer ")
+        assert isinstance(configuration.refresh_api_key_hook, ThrottledRefresh)  # still, after the library's ran
+    transport.close()
+    configuration = SimpleNamespace(refresh_api_key_hook=None)
+    calls, now = [], [100.0]
+    hook = ThrottledRefresh(calls.append, clock=lambda: now[0])
+    for _ in range(50):
+        hook(configuration)
+    assert calls == [configuration]
+    now[0] += 0.99
+    hook(configuration)
+    assert len(calls) == 1
+    now[0] += 0.02
+    hook(configuration)
+    assert len(calls) == 2

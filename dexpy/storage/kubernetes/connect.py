@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,30 @@ class ServiceAccountToken:
         configuration.api_key["authorization"] = f"Bearer {self._token}"
 
 
+class ThrottledRefresh:
+    """A kubeconfig's `refresh_api_key_hook`, asked at most once per `interval`. The client library's hook
+    rebuilds the whole Configuration on every call (~38 µs of a ~330 µs API request: files, proxy variables);
+    the credentials it renews (exec plugins, OIDC) are renewed five minutes before they expire, so asking once a
+    second changes nothing."""
+
+    def __init__(self, hook: Callable[[Configuration], None], interval: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._hook = hook
+        self._interval = interval
+        self._clock = clock
+        self._next = float("-inf")
+
+    def __call__(self, configuration: Configuration) -> None:
+        now = self._clock()
+        if now >= self._next:
+            self._next = now + self._interval
+            self._hook(configuration)
+            renewed = configuration.refresh_api_key_hook
+            if renewed is not None and renewed is not self:  # the library's hook installs a new copy of itself
+                self._hook = renewed
+            configuration.refresh_api_key_hook = self
+
+
 def in_cluster(environ: Mapping[str, str], account_dir: Path = SERVICE_ACCOUNT_DIR) -> Connection:
     host, port = environ.get("KUBERNETES_SERVICE_HOST"), environ.get("KUBERNETES_SERVICE_PORT")
     if not host or not port:
@@ -66,6 +91,8 @@ def from_kubeconfig(path: str) -> Connection:
         _, active = kube_config.list_kube_config_contexts(config_file=path)
     except (OSError, kube_config.ConfigException) as exc:
         raise SetupError(f"kubeConfigFile {path}: {exc}") from exc
+    if configuration.refresh_api_key_hook is not None:
+        configuration.refresh_api_key_hook = ThrottledRefresh(configuration.refresh_api_key_hook)
     return Connection(configuration, (active.get("context") or {}).get("namespace") or "default")
 
 

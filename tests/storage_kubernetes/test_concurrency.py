@@ -141,6 +141,25 @@ def test_an_update_that_changes_nothing_on_a_stale_copy_looks_again(open_store: 
     assert theirs.get(RefreshToken, token.id).token == token.token
 
 
+def test_an_update_that_changes_nothing_on_a_current_copy_is_confirmed_by_one_read(open_store: OpenStore,
+                                                                                   kube) -> None:
+    """A refresh that records nothing: one GET confirms the copy is the API's object (same resourceVersion), and
+    the updater's decision on it stands; it is not decided again on a second decoding of the same object."""
+    store = open_store()
+    token: RefreshToken = sample(RefreshToken)  # type: ignore[assignment]
+    store.create(token)
+    kube.clear_log()
+    decided: list[str] = []
+
+    def unchanged(current: RefreshToken) -> RefreshToken:
+        decided.append(current.token)
+        return current
+
+    assert store.update(RefreshToken, token.id, unchanged).token == token.token
+    assert decided == [token.token]
+    assert [r.verb for r in kube.requests if r.resource == "refreshtokens"] == ["get"]
+
+
 def test_an_object_that_keeps_changing_is_a_conflict_after_a_bounded_number_of_tries(open_store: OpenStore,
                                                                                      kube) -> None:
     store = open_store()

@@ -95,8 +95,8 @@ class KubernetesStorage:
     def update(self, kind: type[R], key: str, updater: Callable[[R], R]) -> R:
         """Read-modify-write with the resourceVersion. The first attempt starts from this process's copy (the
         watch cache or the object last read or written) when it has one; that copy may be stale, so whatever
-        the updater decides on it that is not confirmed by a successful PUT — an error, or no change — is
-        decided again on the object read from the API."""
+        the updater decides on it that is not confirmed — an error, or a change, by a successful PUT; no change,
+        by the API holding the same resourceVersion — is decided again on the object read from the API."""
         spec = spec_of(kind)
         name = self._name(spec, key)
         for attempt in range(UPDATE_ATTEMPTS):
@@ -114,6 +114,8 @@ class KubernetesStorage:
             body = {**_unknown_fields(spec, obj, current), **body, "metadata": obj["metadata"]}
             if _payload(body) == _payload(obj):
                 if local:
+                    if self._is_current(spec, name, obj):
+                        return current  # the copy is the API's object: its "nothing to change" stands
                     continue
                 return spec.decode(obj)  # type: ignore[no-any-return]  # nothing changed: no write
             try:
@@ -197,6 +199,11 @@ class KubernetesStorage:
         obj: JSON = self.transport.request("GET", spec.path(self.namespace, name))
         self._remember(spec, obj)
         return obj
+
+    def _is_current(self, spec: KindSpec, name: str, obj: JSON) -> bool:
+        """Whether the API still holds `obj` as it is (same resourceVersion); NotFound when it holds none."""
+        version = obj["metadata"].get("resourceVersion")
+        return version is not None and self._read_fresh(spec, name)["metadata"].get("resourceVersion") == version
 
     def _local_or_fresh(self, spec: KindSpec, name: str, fresh: bool) -> tuple[JSON, bool]:
         """Unless `fresh`, this process's copy when it has one (possibly stale), else the API's; and which."""

@@ -6,7 +6,8 @@ greenlet, runs the call in a thread and lets the loop serve other requests until
 Why not a thread per call, as before: the work is mostly Python, under one GIL. In threads it competed with the
 loop's own Python for the GIL on every request, and the hand-offs cost ~75 µs of CPU per refresh grant under
 load (~10% of it); on the loop it never competes. RSA signing (~210 µs a token) runs on the loop as well: it is
-CPU the request needs anyway, and there is one loop per core (`dexpy serve --workers`).
+CPU the request needs anyway, and there is one loop per core (`dexpy serve --workers`). dexpy.web.offload decides
+which apps run their protocol work here: those whose storage is local (Kubernetes-backed ones keep threads).
 
 Two rules for code that runs as protocol work:
 - a call that can wait goes through `off_loop` (or is decorated with `waits`);

@@ -1,18 +1,18 @@
 """Protocol work on the event loop: each call of `run` executes synchronous code (authlib's grants, userinfo)
-in a greenlet on the loop's own thread, and whatever in it waits — a Kubernetes API or directory round trip,
-a SQLite write lock another process may hold, a bcrypt hash — goes through `off_loop`, which parks the
-greenlet, runs the call in a thread and lets the loop serve other requests until the answer is back.
+in a greenlet on the loop's own thread, and whatever in it waits parks the greenlet while the loop serves other
+requests: a directory round trip, a SQLite write lock another process may hold or a bcrypt hash through
+`off_loop`, which runs the call in a thread; a Kubernetes API round trip through `awaiting`, which runs a
+coroutine on the loop itself.
 
 Why not a thread per call, as before: the work is mostly Python, under one GIL. In threads it competed with the
 loop's own Python for the GIL on every request, and the hand-offs cost ~75 µs of CPU per refresh grant under
 load (~10% of it); on the loop it never competes. RSA signing (~210 µs a token) runs on the loop as well: it is
-CPU the request needs anyway, and there is one loop per core (`dexpy serve --workers`). dexpy.web.offload decides
-which apps run their protocol work here: those whose storage is local (Kubernetes-backed ones keep threads).
+CPU the request needs anyway, and there is one loop per core (`dexpy serve --workers`).
 
 Two rules for code that runs as protocol work:
-- a call that can wait goes through `off_loop` (or is decorated with `waits`);
-- no lock is held across `off_loop`: another greenlet of the same thread taking that lock would block the loop
-  for good. Run the whole locked section off the loop instead.
+- a call that can wait goes through `off_loop` (or is decorated with `waits`), or `awaiting` for a coroutine;
+- no lock is held across `off_loop` or `awaiting`: another greenlet of the same thread taking that lock would
+  block the loop for good. Run the whole locked section off the loop instead.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
@@ -42,6 +42,12 @@ gives each new greenlet its own frame stack, mapped and unmapped again."""
 @dataclass(slots=True)
 class _Wait:
     call: Callable[[], Any]
+    context: contextvars.Context
+
+
+@dataclass(slots=True)
+class _Await:
+    coroutine: Coroutine[Any, Any, Any]
     context: contextvars.Context
 
 
@@ -75,6 +81,7 @@ class _LoopWork:
     def __init__(self) -> None:
         self.idle: list[_Runner] = []
         self.waits = ThreadPoolExecutor(WAIT_THREADS, thread_name_prefix="dexpy-wait")
+        self.closers: list[Callable[[], Awaitable[object]]] = []
 
     def release(self, runner: _Runner) -> None:
         if len(self.idle) < IDLE_RUNNERS:
@@ -82,10 +89,12 @@ class _LoopWork:
         else:
             runner.throw()
 
-    def close(self) -> None:
+    async def close(self) -> None:
         for runner in self.idle:
             runner.throw()
         self.waits.shutdown(wait=False)
+        for closer in self.closers:
+            await closer()
 
 
 _loops: dict[asyncio.AbstractEventLoop, _LoopWork] = {}
@@ -98,6 +107,21 @@ def off_loop(call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     if not isinstance(current, _Runner):
         return call(*args, **kwargs)
     return current.parent.switch(_Wait(functools.partial(call, *args, **kwargs), contextvars.copy_context()))
+
+
+def as_protocol_work() -> bool:
+    """Whether the caller runs as protocol work (in a greenlet on the loop), where `awaiting` may be used."""
+    return isinstance(greenlet.getcurrent(), _Runner)
+
+
+def awaiting(coroutine: Coroutine[Any, Any, T]) -> T:
+    """As protocol work, the result of `coroutine` run on the loop as a task, the greenlet parked meanwhile: a
+    wait with no thread at all (the Kubernetes API client). Only where `as_protocol_work()` holds."""
+    current = greenlet.getcurrent()
+    if not isinstance(current, _Runner):
+        coroutine.close()
+        raise RuntimeError("awaiting() outside protocol work")
+    return current.parent.switch(_Await(coroutine, contextvars.copy_context()))  # type: ignore[no-any-return]
 
 
 def waits(method: Callable[P, T]) -> Callable[P, T]:
@@ -115,7 +139,7 @@ async def run(work: Callable[..., T], *args: object) -> T:
     A cancelled caller never cuts the work short: it runs to its end (its writes are made), then the caller sees
     the cancellation."""
     loop = asyncio.get_running_loop()
-    state = _loops.get(loop) or _loops.setdefault(loop, _LoopWork())
+    state = _state(loop)
     runner = state.idle.pop() if state.idle else _Runner()
     runner.gr_context = contextvars.copy_context()
     call = _Call(loop, state, runner)
@@ -140,9 +164,13 @@ class _Call:
         self._runner = runner
         self.finished: asyncio.Future[_Done] = loop.create_future()
 
-    def step(self, step: _Wait | _Done) -> None:
-        """Hand the runner's next wait to a thread, or, once it is done, finish the call."""
-        while isinstance(step, _Wait):
+    def step(self, step: _Wait | _Await | _Done) -> None:
+        """Hand the runner's next wait to a thread or the loop, or, once it is done, finish the call."""
+        while not isinstance(step, _Done):
+            if isinstance(step, _Await):
+                task = self._loop.create_task(step.coroutine, context=step.context)
+                task.add_done_callback(self._resume)
+                return
             try:
                 answer = self._state.waits.submit(step.context.run, step.call)
             except RuntimeError as exc:  # the wait threads are shut down: the app is stopping
@@ -159,8 +187,8 @@ class _Call:
         except RuntimeError:  # the loop has closed: nobody is waiting any more
             pass
 
-    def _resume(self, answer: Future[Any]) -> None:
-        error = answer.exception()
+    def _resume(self, answer: Future[Any] | asyncio.Future[Any]) -> None:
+        error = answer.exception() if not answer.cancelled() else asyncio.CancelledError()
         self.step(self._runner.throw(error) if error is not None else self._runner.switch(answer.result()))
 
 
@@ -176,8 +204,18 @@ async def settled(future: asyncio.Future[Any]) -> bool:
     return cancelled
 
 
-def close() -> None:
-    """On the loop, as the app stops: its idle greenlets end, and its wait threads once their calls return."""
+def _state(loop: asyncio.AbstractEventLoop) -> _LoopWork:
+    return _loops.get(loop) or _loops.setdefault(loop, _LoopWork())
+
+
+def at_close(closer: Callable[[], Awaitable[object]]) -> None:
+    """On a loop: have `close` await `closer()` (a client session bound to this loop)."""
+    _state(asyncio.get_running_loop()).closers.append(closer)
+
+
+async def close() -> None:
+    """On the loop, as the app stops: its idle greenlets end, its wait threads once their calls return, and what
+    was registered with `at_close` is closed."""
     state = _loops.pop(asyncio.get_running_loop(), None)
     if state is not None:
-        state.close()
+        await state.close()

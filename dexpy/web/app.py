@@ -19,7 +19,7 @@ from dexpy.security.ratelimit import RateLimitMiddleware
 from dexpy.security.replies import is_api_path
 from dexpy.storage import StorageError
 from dexpy.telemetry.http import TelemetryMiddleware
-from dexpy.web import offload
+from dexpy import loopwork
 from dexpy.web import authorize, device, discovery, health, introspect, logout, revoke, token, userinfo
 from dexpy.web.context import WebState, error_page, oauth_json_error
 from dexpy.web.direct import DirectRoutes
@@ -42,7 +42,7 @@ def create_app(runtime: Runtime, *, background: bool = True) -> FastAPI:
         try:
             yield
         finally:
-            offload.close()
+            await loopwork.close()
             runtime.close()
 
     # FastAPI's own OpenTelemetry hooks are off: dexpy reports through Prometheus, logs and audit lines, and the

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -13,7 +10,6 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from dexpy.oidc.loginstate import browser_binding
 from dexpy.oidc.provider import Provider
 from dexpy.runtime import Runtime
-from dexpy.web.offload import protocol_runner
 from dexpy.web.render import Renderer
 from dexpy.web.security import CSRF_COOKIE, csrf_token, new_csrf_cookie
 
@@ -29,11 +25,6 @@ class WebState:
     @property
     def provider(self) -> Provider:
         return self.runtime.provider
-
-    @cached_property
-    def run_protocol_work(self) -> Callable[..., Awaitable[Any]]:
-        """How this app runs protocol work (`await run(work, *args)`): picked once, by its storage."""
-        return protocol_runner(self.provider.storage)
 
 
 def web(request: Request) -> WebState:

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
+from dexpy import loopwork
 from dexpy.connectors.base import ConnectorError, ConnectorUnavailable
 from dexpy.storage import Conflict, Unavailable
 from dexpy.telemetry import events
@@ -38,7 +39,7 @@ async def oauth_response(state: WebState, endpoint: Callable[[FormRequest], tupl
     """Run an authlib-style endpoint as the app's protocol work (dexpy.web.offload); a no-store JSON answer,
     outages as 503. `refused` hears the OAuth2 error of every answer but a 200."""
     try:
-        status, body, headers = await state.run_protocol_work(endpoint, oauth_request)
+        status, body, headers = await loopwork.run(endpoint, oauth_request)
     except (Unavailable, ConnectorUnavailable) as exc:
         log.warning("%s failed: upstream unavailable: %s", oauth_request.uri, exc)
         return _unavailable(oauth_request, refused, "The service is temporarily unavailable.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
+from dexpy import loopwork
 from dexpy.oidc.tokens import InvalidToken
 from dexpy.storage import Unavailable
 from dexpy.web.context import oauth_json_error, web
@@ -24,7 +25,7 @@ async def userinfo(request: Request) -> Response:
         return oauth_json_error(401, "invalid_request", "Missing bearer token.", {"WWW-Authenticate": 'Bearer realm="dexpy"'})
     try:
         state = web(request)
-        claims = await state.run_protocol_work(state.provider.userinfo, token)
+        claims = await loopwork.run(state.provider.userinfo, token)
     except InvalidToken as exc:
         return oauth_json_error(401, "invalid_token", str(exc),
                                 {"WWW-Authenticate": 'Bearer realm="dexpy", error="invalid_token"'})

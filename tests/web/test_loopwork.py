@@ -1,6 +1,6 @@
 """Protocol work on the event loop (dexpy.loopwork): it runs on the loop's thread, what it waits on runs in a
-thread while the loop serves other requests, errors and context variables cross both ways, and a cancelled
-request never cuts its work short."""
+thread or as a coroutine on the loop while the loop serves other requests, errors and context variables cross
+both ways, and a cancelled request never cuts its work short."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _serve(main) -> None:
         try:
             await main()
         finally:
-            loopwork.close()
+            await loopwork.close()
 
     asyncio.run(serving())
 
@@ -132,6 +132,76 @@ def test_a_cancelled_request_lets_its_work_finish_before_it_ends() -> None:
     _serve(main)
 
 
+def test_a_coroutine_awaited_by_the_work_runs_on_the_loop_while_the_loop_serves_others() -> None:
+    order: list[str] = []
+    answered = asyncio.Event()
+
+    async def api_call() -> tuple[str, int]:
+        order.append("call starts")
+        await answered.wait()
+        return request_id.get(), threading.get_ident()
+
+    def awaiting_work() -> tuple[str, int]:
+        return loopwork.awaiting(api_call())
+
+    def quick_work() -> str:
+        order.append("quick")
+        return "quick"
+
+    async def main() -> None:
+        request_id.set("req-7")
+        waiting = asyncio.ensure_future(loopwork.run(awaiting_work))
+        await until(lambda: order == ["call starts"])
+        assert await loopwork.run(quick_work) == "quick"
+        answered.set()
+        assert await waiting == ("req-7", threading.get_ident())  # no thread, the work's context
+
+    _serve(main)
+    assert order == ["call starts", "quick"]
+
+
+def test_an_awaited_coroutines_error_is_raised_in_the_work() -> None:
+    async def refused() -> None:
+        raise LookupError("the API said no")
+
+    def work() -> str:
+        try:
+            loopwork.awaiting(refused())
+        except LookupError as exc:
+            return f"handled {exc}"
+        return "not reached"
+
+    async def main() -> None:
+        assert await loopwork.run(work) == "handled the API said no"
+
+    _serve(main)
+
+
+def test_awaiting_outside_protocol_work_is_refused_and_leaves_no_coroutine_behind() -> None:
+    async def call() -> None:
+        raise AssertionError("must not run")
+
+    coroutine = call()
+    assert not loopwork.as_protocol_work()
+    with pytest.raises(RuntimeError, match="outside protocol work"):
+        loopwork.awaiting(coroutine)
+    assert coroutine.cr_frame is None  # closed: no "never awaited" warning later
+
+
+def test_what_is_registered_at_close_is_closed_with_the_loop() -> None:
+    closed: list[str] = []
+
+    async def close_session() -> None:
+        closed.append("session")
+
+    async def main() -> None:
+        loopwork.at_close(close_session)
+        assert closed == []
+
+    _serve(main)
+    assert closed == ["session"]
+
+
 def test_outside_protocol_work_a_wait_is_a_plain_call() -> None:
     @waits
     def where() -> int:
@@ -149,10 +219,30 @@ def test_closing_ends_the_wait_threads() -> None:
     async def main() -> None:
         await loopwork.run(lambda: off_loop(time.sleep, 0))
         assert started()
-        loopwork.close()
+        await loopwork.close()
 
     asyncio.run(main())
     deadline = time.monotonic() + 5
     while started():
         assert time.monotonic() < deadline, "wait threads outlived their loop"
+        time.sleep(0.01)
+
+
+def test_an_apps_wait_threads_end_with_it(tmp_path) -> None:
+    """Each app's loop has its own wait threads (every test server is one): they end when its lifespan does."""
+    from tests.fixtures.dexpy_server import run_dexpy
+    from tests.fixtures.rp import RelyingParty
+
+    def ours() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name.startswith("dexpy-wait")}
+
+    before = ours()
+    with run_dexpy(tmp_path, "oauth2:\n  passwordConnector: local\n") as server:
+        rp = RelyingParty(server.issuer)
+        answer = rp.token(grant_type="password", username="admin@example.com", password="password", scope="openid")
+        assert answer.status_code == 200
+        assert ours() - before  # bcrypt waited in a wait thread
+    deadline = time.monotonic() + 5
+    while ours() - before:
+        assert time.monotonic() < deadline, "threads outlived their app"
         time.sleep(0.01)

@@ -21,7 +21,6 @@ from ldap3.core import exceptions as ldap_errors
 
 from dexpy.connectors.base import ConnectorConfigError, ConnectorUnavailable
 from dexpy.connectors.ldap.config import LDAPConfig
-from dexpy.cpuslots import waiting_upstream
 from dexpy.loopwork import off_loop
 from dexpy.telemetry import observe_ldap
 
@@ -196,8 +195,7 @@ class Pool:
     def run(self, op: Callable[[ldap3.Connection], T]) -> T:
         started, ok = time.monotonic(), False
         try:
-            with waiting_upstream():  # in a protocol thread: a slow directory must not hold a CPU slot
-                result = off_loop(self._run, op)  # on the event loop: it serves other requests meanwhile
+            result = off_loop(self._run, op)  # on the event loop: it serves other requests meanwhile
             ok = True
             return result
         finally:

@@ -58,6 +58,11 @@ class ThrottledRefresh:
         self._clock = clock
         self._next = float("-inf")
 
+    @property
+    def due(self) -> bool:
+        """Whether the next call asks the library's hook (which may run an exec plugin)."""
+        return self._clock() >= self._next
+
     def __call__(self, configuration: Configuration) -> None:
         now = self._clock()
         if now >= self._next:

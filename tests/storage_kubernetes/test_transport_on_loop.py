@@ -8,6 +8,7 @@ import http.server
 import json
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +21,7 @@ from dexpy.model import AuthCode, RefreshToken
 from dexpy.storage import NotFound, Unavailable
 from dexpy.storage.kubernetes import KubernetesStorage
 from dexpy.storage.kubernetes.connect import ThrottledRefresh
+from dexpy.storage.kubernetes import transport as transport_module
 from dexpy.storage.kubernetes.transport import Transport
 from tests.fixtures.kubeapi.fixture import KubeAPIFixture
 from tests.fixtures.pki import PkiFiles, make_pki
@@ -115,11 +117,77 @@ def test_the_loops_client_closes_with_the_loop(kube: KubeAPIFixture, store: Kube
 
     def grant() -> None:
         store.create(REFRESH)
-        sessions.extend(store.transport._sessions.values())
+        sessions.extend((client.session for client in store.transport._clients.values()))
 
     as_protocol_work(grant)
     assert len(sessions) == 1 and sessions[0].closed
-    assert store.transport._sessions == {}
+    assert store.transport._clients == {}
+
+
+def test_requests_waiting_for_a_connection_are_served_in_turn(kube: KubeAPIFixture, store: KubernetesStorage,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """More grants at once than connections to the API: each waits its turn. aiohttp's own queue let a grant
+    that had just been answered take the freed connection again ahead of those waiting (seconds, under load)."""
+    monkeypatch.setattr(transport_module, "LOOP_CONNECTIONS", 2)
+    answered: list[tuple[int, int]] = []
+
+    def grant(number: int) -> None:
+        for turn in range(8):
+            store.transport.request("GET", "/version")
+            answered.append((turn, number))
+
+    async def main() -> None:
+        try:
+            await asyncio.gather(*(loopwork.run(grant, number) for number in range(20)))
+        finally:
+            await loopwork.close()
+
+    asyncio.run(main())
+    # sent in turn, every grant's first request before anyone's second, and so on; answered in that order give
+    # or take the requests of the other connection: no grant gets three requests ahead of another
+    lag = [max(turn for turn, _ in answered[:index + 1]) - turn for index, (turn, _) in enumerate(answered)]
+    assert max(lag) <= 2, answered
+
+
+class _TricklingHandler(http.server.BaseHTTPRequestHandler):
+    """An API that answers one byte every 0.1 s for a second: busy, never silent long enough to time out."""
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.send_response(200)
+        self.send_header("Content-Length", "10")
+        self.end_headers()
+        for byte in b" " * 8 + b"{}":
+            self.wfile.write(bytes([byte]))
+            self.wfile.flush()
+            time.sleep(0.1)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_request_that_cannot_get_a_connection_in_time_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transport_module, "LOOP_CONNECTIONS", 1)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TricklingHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    configuration = Configuration()
+    configuration.host = f"http://127.0.0.1:{server.server_address[1]}"
+    transport = Transport(configuration, timeout=0.3)
+
+    async def main() -> list[object]:
+        try:
+            return await asyncio.gather(*(loopwork.run(transport.request, "GET", "/version") for _ in range(2)),
+                                        return_exceptions=True)
+        finally:
+            await loopwork.close()
+
+    try:
+        first, second = asyncio.run(main())
+    finally:
+        transport.close()
+        server.shutdown()
+        server.server_close()
+    assert first == {}
+    assert isinstance(second, Unavailable) and "all 1 connections" in str(second) and "busy for 0.3 s" in str(second)
 
 
 class _JSONHandler(http.server.BaseHTTPRequestHandler):

@@ -19,6 +19,9 @@ import httpx
 from bench.servers import REDIRECT_URI, Server
 from bench.wrk import Result
 
+CONCURRENCY = 8
+"""Users logging in at once."""
+
 SCOPE = "openid email profile groups offline_access"
 _INPUT = re.compile(r'<input[^>]*name="(?P<name>[^"]+)"[^>]*value="(?P<value>[^"]*)"', re.S)
 _FORM = re.compile(r'<form[^>]*action="(?P<action>[^"]+)"', re.S)
@@ -111,9 +114,7 @@ async def _load(server: Server, seconds: float, concurrency: int) -> Result:
     return Result(rps=done / elapsed, p99_ms=p99, error_ratio=failures / max(1, done + failures), answers=done)
 
 
-def login_load(server: Server, seconds: float, repetitions: int, concurrency: int = 8) -> Result:
-    """Complete logins per second by `concurrency` users in one Python process (httpx), medians over the runs."""
-    warm_up = asyncio.run(_load(server, min(seconds, 1), concurrency))  # templates, connections
-    runs = [asyncio.run(_load(server, seconds, concurrency)) for _ in range(repetitions)]
-    return Result(rps=statistics.median(r.rps for r in runs), p99_ms=statistics.median(r.p99_ms for r in runs),
-                  error_ratio=max(r.error_ratio for r in runs), answers=sum(r.answers for r in [warm_up, *runs]))
+def login_load(server: Server, seconds: float, concurrency: int = CONCURRENCY) -> Result:
+    """Complete logins per second by `concurrency` users in one Python process (httpx), for `seconds`. Take a
+    short one first as a warm-up (templates, connections)."""
+    return asyncio.run(_load(server, seconds, concurrency))

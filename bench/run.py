@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import base64
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,20 +75,45 @@ def _advertised(server: Server, name: str) -> str:
     return str(httpx.get(f"{server.issuer}/.well-known/openid-configuration").json()[name])
 
 
-def measure(server: Server, settings: Settings, scenarios: tuple[str, ...] = SCENARIOS) -> Measured:
-    measured = Measured(startup_s=server.startup_s)
-    plan = requests(server)
-    for name in scenarios:
-        before = servers.cpu_seconds(server.pid)
-        if name.startswith("login"):
-            measured.results[name] = login.login_load(server, settings.login_seconds, settings.repetitions)
-        elif (request := plan.get(name)) is not None:
-            measured.results[name] = wrk.run(request, settings.seconds, settings.repetitions)
-        result = measured.results.get(name)
-        if result is not None and result.answers:
-            measured.cpu_us[name] = (servers.cpu_seconds(server.pid) - before) / result.answers * 1e6
-    measured.rss_mb = servers.rss_mb(server.pid)
+def measure(sides: Sequence[tuple[Server, tuple[str, ...]]], settings: Settings) -> list[Measured]:
+    """Each server's scenarios (side by side: a server and the scenarios it takes), one repetition at a time and
+    the servers in turn (dexpy, peer, dexpy, peer, …), so that a machine whose speed drifts during the run
+    moves both sides of a ratio alike."""
+    measured = [Measured(startup_s=server.startup_s) for server, _ in sides]
+    plans = [requests(server) for server, _ in sides]
+    for name in SCENARIOS:
+        taking = [i for i, (_, scenarios) in enumerate(sides)
+                  if name in scenarios and (name.startswith("login") or plans[i].get(name) is not None)]
+        runs: dict[int, list[Result]] = {i: [] for i in taking}
+        answers = dict.fromkeys(taking, 0)
+        cpu = dict.fromkeys(taking, 0.0)
+        for repetition in range(-1 if name.startswith("login") else 0, settings.repetitions):
+            for i in taking:
+                server = sides[i][0]
+                before = servers.cpu_seconds(server.pid)
+                result = _run_once(server, plans[i], name, settings, warm_up=repetition < 0)
+                cpu[i] += servers.cpu_seconds(server.pid) - before
+                answers[i] += result.answers
+                if repetition >= 0:
+                    runs[i].append(result)
+        for i in taking:
+            measured[i].results[name] = Result.median_of(runs[i])
+            if answers[i]:
+                measured[i].cpu_us[name] = cpu[i] / answers[i] * 1e6
+    for (server, _), result in zip(sides, measured, strict=True):
+        result.rss_mb = servers.rss_mb(server.pid)
     return measured
+
+
+def _run_once(server: Server, plan: dict[str, Request | None], name: str, settings: Settings,
+              warm_up: bool = False) -> Result:
+    """One repetition of a scenario; for a login, a warm-up (templates, connections) if asked, whose answers
+    count toward the CPU per login but not toward its rate."""
+    if name.startswith("login"):
+        return login.login_load(server, min(settings.login_seconds, 1) if warm_up else settings.login_seconds)
+    request = plan[name]
+    assert request is not None
+    return wrk.run_once(request, settings.seconds)
 
 
 @contextmanager
@@ -185,23 +210,30 @@ def run(settings: Settings, *, with_peer: bool, with_kube: bool, with_hello: boo
     signatures = signatures_per_second(min(settings.seconds, 2))
     with tempfile.TemporaryDirectory(prefix="dexpy-bench-") as tmp:
         directory = Path(tmp)
-        progress("dexpy (sqlite3) …")
-        with servers.dexpy(directory, workers=workers) as server:
-            dexpy = measure(server, settings, scenarios)
-        peer = kube = hello = None
-        if with_peer:
-            progress("oidc-provider …")
-            with servers.peer() as server:
-                peer = measure(server, settings, scenarios)
-        if with_kube:
-            progress("dexpy (kubernetes, fake API server) …")
-            with ExitStack() as stack:
-                server = stack.enter_context(kubernetes_dexpy(directory))
-                kube = measure(server, settings, ("token refresh_token",))
+        with ExitStack() as stack:
+            progress("dexpy (sqlite3) …")
+            sides = [(stack.enter_context(servers.dexpy(_made(directory / "sqlite"), workers=workers)), scenarios)]
+            if with_peer:
+                progress("oidc-provider …")
+                sides.append((stack.enter_context(servers.peer()), scenarios))
+            if with_kube:
+                progress("dexpy (kubernetes, fake API server) …")
+                sides.append((stack.enter_context(kubernetes_dexpy(_made(directory / "kubernetes"))),
+                              ("token refresh_token",)))
+            progress("measuring, the servers in turn …")
+            dexpy, *others = measure(sides, settings)
+        peer = others.pop(0) if with_peer else None
+        kube = others.pop(0) if with_kube else None
+        hello = None
         if with_hello:
             with servers.hello(directory, workers) as url:
                 hello = wrk.run(Request(url), settings.seconds, settings.repetitions)
     return report(dexpy, peer, kube, signatures, hello, workers)
+
+
+def _made(directory: Path) -> Path:
+    directory.mkdir()
+    return directory
 
 
 def main() -> None:

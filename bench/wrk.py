@@ -7,6 +7,7 @@ import re
 import shutil
 import statistics
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,12 @@ class Result:
     p99_ms: float
     error_ratio: float
     answers: int = 0
+
+    @classmethod
+    def median_of(cls, runs: Sequence[Result]) -> Result:
+        """The medians of the runs' req/s and p99, their worst error ratio, and all their answers."""
+        return cls(rps=statistics.median(r.rps for r in runs), p99_ms=statistics.median(r.p99_ms for r in runs),
+                   error_ratio=max(r.error_ratio for r in runs), answers=sum(r.answers for r in runs))
 
 
 def ensure_wrk() -> str:
@@ -63,17 +70,14 @@ def parse(output: str) -> tuple[float, float, float, int]:
     return rps, p99, failed / total if total else 1.0, total
 
 
-def run_once(request: Request, seconds: float,
-             connections: int = CONNECTIONS) -> tuple[float, float, float, int]:
+def run_once(request: Request, seconds: float, connections: int = CONNECTIONS) -> Result:
     env = {**os.environ, "BENCH_METHOD": request.method, "BENCH_BODY": request.body,
            "BENCH_AUTH": request.authorization}
     command = [ensure_wrk(), f"-t{THREADS}", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", str(SCRIPT),
                request.url]
     done = subprocess.run(command, check=True, capture_output=True, text=True, env=env, timeout=seconds + 30)
-    return parse(done.stdout)
+    return Result(*parse(done.stdout))
 
 
 def run(request: Request, seconds: float, repetitions: int, connections: int = CONNECTIONS) -> Result:
-    runs = [run_once(request, seconds, connections) for _ in range(repetitions)]
-    return Result(rps=statistics.median(r[0] for r in runs), p99_ms=statistics.median(r[1] for r in runs),
-                  error_ratio=max(r[2] for r in runs), answers=sum(r[3] for r in runs))
+    return Result.median_of([run_once(request, seconds, connections) for _ in range(repetitions)])

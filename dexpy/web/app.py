@@ -12,6 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
+from dexpy import loopwork
 from dexpy.runtime import Runtime
 from dexpy.security.clientip import ClientIPMiddleware
 from dexpy.security.limits import RequestLimitsMiddleware
@@ -19,7 +20,6 @@ from dexpy.security.ratelimit import RateLimitMiddleware
 from dexpy.security.replies import is_api_path
 from dexpy.storage import StorageError
 from dexpy.telemetry.http import TelemetryMiddleware
-from dexpy import loopwork
 from dexpy.web import authorize, device, discovery, health, introspect, logout, revoke, token, userinfo
 from dexpy.web.context import WebState, error_page, oauth_json_error
 from dexpy.web.direct import DirectRoutes

@@ -22,8 +22,7 @@ router = APIRouter()
 
 @router.post("/device/code")
 async def device_code(request: Request) -> Response:
-    state = web(request)
-    provider = state.provider
+    provider = web(request).provider
 
     def start(oauth_request: FormRequest) -> tuple[int, Any, list[tuple[str, str]]]:
         try:
@@ -31,7 +30,7 @@ async def device_code(request: Request) -> Response:
         except OAuth2Error as error:
             return error()  # type: ignore[no-any-return]
 
-    return await oauth_response(state, start, await oauth2_request(request, provider.url("/device/code")))
+    return await oauth_response(start, await oauth2_request(request, provider.url("/device/code")))
 
 
 def _code_page(state: WebState, browser: Browser, user_code: str, *, invalid: bool) -> Response:

@@ -20,7 +20,7 @@ def token_management_router(path: str, endpoint: str) -> APIRouter:
     async def serve(request: Request) -> Response:
         state = web(request)
         oauth_request = await oauth2_request(request, state.provider.url(path))
-        return await oauth_response(state, partial(state.provider.server.create_endpoint_response, endpoint),
+        return await oauth_response(partial(state.provider.server.create_endpoint_response, endpoint),
                                     oauth_request)
 
     @router.api_route(path, methods=["GET", "PUT", "DELETE", "PATCH"], include_in_schema=False)

@@ -14,7 +14,7 @@ from dexpy.connectors.base import ConnectorError, ConnectorUnavailable
 from dexpy.storage import Conflict, Unavailable
 from dexpy.telemetry import events
 from dexpy.web.adapter import FormRequest, oauth2_request
-from dexpy.web.context import WebState, oauth_json_error, web
+from dexpy.web.context import oauth_json_error, web
 
 router = APIRouter()
 Refused = Callable[[FormRequest, str], None]
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 async def token(request: Request) -> Response:
     state = web(request)
     oauth_request = await oauth2_request(request, state.provider.url("/token"))
-    return await oauth_response(state, state.provider.server.create_token_response, oauth_request, refused=_refused)
+    return await oauth_response(state.provider.server.create_token_response, oauth_request, refused=_refused)
 
 
 def _refused(oauth_request: FormRequest, error: str) -> None:
@@ -34,9 +34,9 @@ def _refused(oauth_request: FormRequest, error: str) -> None:
     events.token_refused(oauth_request.form.get("grant_type", ""), error, client_id=client_id)
 
 
-async def oauth_response(state: WebState, endpoint: Callable[[FormRequest], tuple[int, Any, list[tuple[str, str]]]],
+async def oauth_response(endpoint: Callable[[FormRequest], tuple[int, Any, list[tuple[str, str]]]],
                          oauth_request: FormRequest, refused: Refused | None = None) -> Response:
-    """Run an authlib-style endpoint as the app's protocol work (dexpy.web.offload); a no-store JSON answer,
+    """Run an authlib-style endpoint as protocol work on the loop (dexpy.loopwork); a no-store JSON answer,
     outages as 503. `refused` hears the OAuth2 error of every answer but a 200."""
     try:
         status, body, headers = await loopwork.run(endpoint, oauth_request)

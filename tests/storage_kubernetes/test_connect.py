@@ -75,6 +75,15 @@ def test_a_missing_kubeconfig_is_a_setup_error(tmp_path: Path) -> None:
         connect({"kubeConfigFile": str(tmp_path / "missing")})
 
 
+def test_a_kubeconfig_proxy_is_refused_by_name_not_bypassed(kube: KubeAPIFixture, tmp_path: Path) -> None:
+    config = yaml.safe_load(kube.write_kubeconfig(tmp_path / "kubeconfig").read_text())
+    config["clusters"][0]["cluster"]["proxy-url"] = "http://proxy.corp.example:3128"
+    (tmp_path / "kubeconfig").write_text(yaml.safe_dump(config))
+    with pytest.raises(SetupError, match=r"kubeconfig: the cluster's proxy-url \(http://proxy.corp.example:3128\) is "
+                                         "not supported"):
+        connect({"kubeConfigFile": str(tmp_path / "kubeconfig")})
+
+
 EXEC_PLUGIN = """\
 import datetime, json, pathlib, sys
 state = pathlib.Path(sys.argv[1])

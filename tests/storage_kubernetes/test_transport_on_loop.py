@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import yaml
 from kubernetes.client import Configuration
 
 from dexpy import loopwork
 from dexpy.model import AuthCode, RefreshToken
 from dexpy.storage import NotFound, Unavailable
 from dexpy.storage.kubernetes import KubernetesStorage
-from dexpy.storage.kubernetes.connect import ThrottledRefresh
+from dexpy.storage.kubernetes.connect import ThrottledRefresh, connect
 from dexpy.storage.kubernetes import transport as transport_module
 from dexpy.storage.kubernetes.transport import Transport
 from tests.fixtures.kubeapi.fixture import KubeAPIFixture
@@ -206,7 +207,7 @@ class _JSONHandler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def tls_api(tmp_path: Path) -> Iterator[tuple[str, PkiFiles]]:
     """An HTTPS server that requires a client certificate from the test CA, as an apiserver can."""
-    files = make_pki().write(tmp_path)
+    files = make_pki(dns_names=["kube.test"]).write(tmp_path)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(files.ca))
     context.load_cert_chain(files.server_cert, files.server_key)
     context.verify_mode = ssl.CERT_REQUIRED
@@ -245,3 +246,35 @@ def test_tls_material_is_used_the_same_from_a_thread_and_from_the_loop(tls_api: 
         get(_configuration(host, files.ca, None, None))
     with pytest.raises(Unavailable, match="unreachable"):  # a server the configured CA did not sign
         get(_configuration(host, None, files.client_cert, files.client_key))
+
+
+@pytest.mark.parametrize("on_loop", [False, True], ids=["thread", "loop"])
+def test_a_kubeconfig_tls_server_name_is_the_name_checked(tls_api: tuple[str, PkiFiles], tmp_path: Path,
+                                                          on_loop: bool) -> None:
+    """A cluster reached under another name (a tunnel, a load balancer's address): the kubeconfig's
+    tls-server-name is the name the certificate must carry, as kubectl checks it."""
+    host, files = tls_api
+    host = host.replace("127.0.0.1", "localhost")  # not in the certificate, which names 127.0.0.1 and kube.test
+    run: Callable[[Callable[[], Any]], Any] = as_protocol_work if on_loop else (lambda call: call())
+
+    def get(tls_server_name: str | None) -> Any:
+        cluster = {"server": host, "certificate-authority": str(files.ca)}
+        if tls_server_name:
+            cluster["tls-server-name"] = tls_server_name
+        (tmp_path / "kubeconfig").write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "c",
+            "clusters": [{"name": "c", "cluster": cluster}],
+            "users": [{"name": "u", "user": {"client-certificate": str(files.client_cert),
+                                             "client-key": str(files.client_key)}}],
+            "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}))
+        transport = Transport(connect({"kubeConfigFile": str(tmp_path / "kubeconfig")}).configuration, timeout=5)
+        try:
+            return run(lambda: transport.request("GET", "/version"))
+        finally:
+            transport.close()
+
+    assert get("kube.test") == {"client": "admin"}
+    with pytest.raises(Unavailable, match="unreachable"):
+        get(None)
+    with pytest.raises(Unavailable, match="unreachable"):
+        get("other.test")

@@ -96,6 +96,9 @@ def from_kubeconfig(path: str) -> Connection:
         _, active = kube_config.list_kube_config_contexts(config_file=path)
     except (OSError, kube_config.ConfigException) as exc:
         raise SetupError(f"kubeConfigFile {path}: {exc}") from exc
+    if configuration.proxy:  # sent direct instead, the requests would fail as "unreachable", or reach another server
+        raise SetupError(f"kubeConfigFile {path}: the cluster's proxy-url ({configuration.proxy}) is not supported; "
+                         "use a kubeconfig that reaches the API server directly, or run dexpy in the cluster")
     if configuration.refresh_api_key_hook is not None:
         configuration.refresh_api_key_hook = ThrottledRefresh(configuration.refresh_api_key_hook)
     return Connection(configuration, (active.get("context") or {}).get("namespace") or "default")

@@ -78,6 +78,7 @@ class Transport:
             ca_cert_data=getattr(configuration, "ca_cert_data", None),
             cert_file=configuration.cert_file,
             key_file=configuration.key_file,
+            server_hostname=configuration.tls_server_name,  # a kubeconfig's tls-server-name: the name to check
             retries=urllib3.Retry(total=1, connect=1, read=0, status=0, redirect=0, other=0),
         )
         self._clients: dict[asyncio.AbstractEventLoop, _LoopClient] = {}
@@ -150,7 +151,8 @@ class Transport:
             raise Unavailable(f"{method} {path}: all {LOOP_CONNECTIONS} connections to the Kubernetes API at "
                               f"{self.host} stayed busy for {self.timeout:g} s") from None
         try:
-            async with client.session.request(method, self._url(path, query), data=body, headers=headers) as answer:
+            async with client.session.request(method, self._url(path, query), data=body, headers=headers,
+                                              server_hostname=self.configuration.tls_server_name) as answer:
                 return answer.status, await answer.read()
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise Unavailable(f"{method} {path}: Kubernetes API at {self.host} unreachable: {exc!r}") from exc

@@ -25,9 +25,7 @@ def b64url(data: bytes) -> bytes:
 class CompactSigner:
     def __init__(self, key: RSAKey | ECKey, algorithm: str, kid: str) -> None:
         self._algorithm = JWSRegistry.algorithms[algorithm]
-        p256 = isinstance(key, ECKey) and key.curve_name == "P-256"
-        if key.key_type != self._algorithm.key_type or (algorithm == "ES256" and not p256):
-            raise ValueError(f"cannot sign {algorithm} with a {key.key_type} key")
+        self._algorithm.check_key(key)  # its type and curve, as joserfc's own signing checks them
         self._key = key
         self._headers = {typ: b64url(json.dumps({"alg": algorithm, "kid": kid, "typ": typ},
                                                 separators=(",", ":")).encode()) for typ in TOKEN_TYPES}

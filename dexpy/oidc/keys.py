@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from dexpy.clock import Clock
-from dexpy.loopwork import off_loop
+from dexpy.loopwork import waits
 from dexpy.model import KEYS_KEY, Keys, VerificationKey
 from dexpy.oidc.jws import CompactSigner
 from dexpy.storage import AlreadyExists, NotFound, Storage
@@ -111,9 +111,10 @@ class KeyManager:
         """The key set in force; reloads from storage (rotating if due) once `next_rotation` has passed."""
         snap = self._snapshot
         if snap is None or self._clock() >= snap.next_rotation:
-            return off_loop(self.refresh)  # holds a lock across storage round trips: never on the event loop
+            return self.refresh()
         return snap
 
+    @waits  # holds a lock across storage round trips: never on the event loop
     def refresh(self) -> KeySnapshot:
         """Read the stored keys, rotate when due, and rebuild the cached snapshot."""
         with self._lock:

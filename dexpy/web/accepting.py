@@ -37,14 +37,12 @@ class AcceptingServer(asyncio.AbstractServer):
         self._backlog = backlog
         self._ssl = ssl
         self._ssl_options = ssl_options
-        self._serving = False
         self._closed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._retry: asyncio.TimerHandle | None = None
 
     def _start(self) -> None:
         self._retry = None
-        self._serving = True
         for sock in self._sockets:
             self._loop.add_reader(sock, self._accept, sock)
 
@@ -82,7 +80,6 @@ class AcceptingServer(asyncio.AbstractServer):
     def close(self) -> None:
         if self._closed.is_set():
             return
-        self._serving = False
         if self._retry is not None:
             self._retry.cancel()
         for sock in self._sockets:
@@ -99,7 +96,7 @@ class AcceptingServer(asyncio.AbstractServer):
         return tuple(self._sockets)
 
     def is_serving(self) -> bool:
-        return self._serving
+        return not self._closed.is_set()
 
     def get_loop(self) -> asyncio.AbstractEventLoop:
         return self._loop

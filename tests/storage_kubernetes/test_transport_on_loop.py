@@ -20,7 +20,7 @@ from kubernetes.client import Configuration
 from dexpy import loopwork
 from dexpy.model import AuthCode, RefreshToken
 from dexpy.storage import NotFound, Unavailable
-from dexpy.storage.kubernetes import KubernetesStorage
+from dexpy.storage.kubernetes import KubernetesStorage, SetupError
 from dexpy.storage.kubernetes.connect import ThrottledRefresh, connect
 from dexpy.storage.kubernetes import transport as transport_module
 from dexpy.storage.kubernetes.transport import Transport
@@ -249,6 +249,20 @@ def test_tls_material_is_used_the_same_from_a_thread_and_from_the_loop(tls_api: 
 
 
 @pytest.mark.parametrize("on_loop", [False, True], ids=["thread", "loop"])
+def test_insecure_skip_tls_verify_still_presents_the_client_certificate(tls_api: tuple[str, PkiFiles],
+                                                                        on_loop: bool) -> None:
+    host, files = tls_api
+    configuration = _configuration(host, None, files.client_cert, files.client_key)
+    configuration.verify_ssl = False  # a kubeconfig's insecure-skip-tls-verify: no CA, still a client certificate
+    transport = Transport(configuration, timeout=5)
+    try:
+        answer = (as_protocol_work if on_loop else lambda call: call())(lambda: transport.request("GET", "/version"))
+    finally:
+        transport.close()
+    assert answer == {"client": "admin"}
+
+
+@pytest.mark.parametrize("on_loop", [False, True], ids=["thread", "loop"])
 def test_a_kubeconfig_tls_server_name_is_the_name_checked(tls_api: tuple[str, PkiFiles], tmp_path: Path,
                                                           on_loop: bool) -> None:
     """A cluster reached under another name (a tunnel, a load balancer's address): the kubeconfig's
@@ -278,3 +292,9 @@ def test_a_kubeconfig_tls_server_name_is_the_name_checked(tls_api: tuple[str, Pk
         get(None)
     with pytest.raises(Unavailable, match="unreachable"):
         get("other.test")
+
+
+def test_unreadable_tls_material_is_a_setup_error_that_names_it(tmp_path: Path) -> None:
+    (tmp_path / "ca.crt").write_text("")  # e.g. a mounted CA that is not there yet
+    with pytest.raises(SetupError, match=f"CA {tmp_path / 'ca.crt'}"):
+        Transport(_configuration("https://10.96.0.1:443", tmp_path / "ca.crt", None, None))

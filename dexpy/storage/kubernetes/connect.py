@@ -12,6 +12,7 @@ from typing import Any
 from kubernetes import config as kube_config
 from kubernetes.client import Configuration
 
+from dexpy.loopwork import off_loop
 from dexpy.storage import Unavailable
 from dexpy.storage.kubernetes.errors import SetupError
 
@@ -58,16 +59,11 @@ class ThrottledRefresh:
         self._clock = clock
         self._next = float("-inf")
 
-    @property
-    def due(self) -> bool:
-        """Whether the next call asks the library's hook (which may run an exec plugin)."""
-        return self._clock() >= self._next
-
     def __call__(self, configuration: Configuration) -> None:
         now = self._clock()
         if now >= self._next:
             self._next = now + self._interval
-            self._hook(configuration)
+            off_loop(self._hook, configuration)  # it may start an exec plugin: never on the event loop
             renewed = configuration.refresh_api_key_hook
             if renewed is not None and renewed is not self:  # the library's hook installs a new copy of itself
                 self._hook = renewed

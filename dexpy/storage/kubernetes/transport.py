@@ -26,7 +26,7 @@ from kubernetes.client import Configuration
 
 from dexpy import loopwork
 from dexpy.storage import AlreadyExists, Conflict, Invalid, NotFound, StorageError, Unavailable
-from dexpy.storage.kubernetes.errors import Forbidden, Gone, MissingNamespace, MissingResource
+from dexpy.storage.kubernetes.errors import Forbidden, Gone, MissingNamespace, MissingResource, SetupError
 
 
 SECRET_NAMED = ("authcodes", "devicetokens", "devicerequests")
@@ -73,11 +73,7 @@ class Transport:
         self._pool = urllib3.PoolManager(
             num_pools=2,
             maxsize=16,
-            cert_reqs="CERT_REQUIRED" if configuration.verify_ssl else "CERT_NONE",
-            ca_certs=configuration.ssl_ca_cert,
-            ca_cert_data=getattr(configuration, "ca_cert_data", None),
-            cert_file=configuration.cert_file,
-            key_file=configuration.key_file,
+            ssl_context=_ssl_context(configuration),  # its own: urllib3 sets options on the context it is given
             server_hostname=configuration.tls_server_name,  # a kubeconfig's tls-server-name: the name to check
             retries=urllib3.Retry(total=1, connect=1, read=0, status=0, redirect=0, other=0),
         )
@@ -105,11 +101,11 @@ class Transport:
                 url,
                 body=body,
                 headers=self._headers(),
-                timeout=urllib3.Timeout(connect=min(5.0, self.timeout), read=read_timeout),
+                timeout=urllib3.Timeout(connect=_connect_timeout(self.timeout), read=read_timeout),
                 preload_content=not stream,
             )
         except urllib3.exceptions.HTTPError as exc:
-            raise Unavailable(f"{what}: Kubernetes API at {self.host} unreachable: {exc}") from exc
+            raise self._unreachable(what, exc) from exc
 
     def request(self, method: str, path: str, query: dict[str, Any] | None = None, body: object = None) -> Any:
         """Send one request; the decoded JSON answer, or the storage error for a failure."""
@@ -126,7 +122,7 @@ class Transport:
         if data is not None and len(data) > MAX_OBJECT_BYTES:
             raise Invalid(f"{method} {path}: object of {len(data)} bytes exceeds the {MAX_OBJECT_BYTES}-byte limit")
         if loopwork.as_protocol_work():
-            status, answer = loopwork.awaiting(self._send_on_loop(method, path, query, data, self._loop_headers()))
+            status, answer = loopwork.awaiting(self._send_on_loop(method, path, query, data, self._headers()))
         else:
             response = self._send(method, path, query, data, self.timeout)
             status, answer = response.status, response.data
@@ -134,12 +130,6 @@ class Transport:
         if status >= 300:
             raise error_for(status, payload, f"{method} {path}")
         return payload
-
-    def _loop_headers(self) -> dict[str, str]:
-        """The headers, from protocol work: off the loop when the credential hook is due to run (it may start an
-        exec plugin), else at once (a service-account token is a stat of its file)."""
-        due = getattr(self.configuration.refresh_api_key_hook, "due", False)
-        return loopwork.off_loop(self._headers) if due else self._headers()
 
     async def _send_on_loop(self, method: str, path: str, query: dict[str, Any] | None, body: bytes | None,
                             headers: dict[str, str]) -> tuple[int, bytes]:
@@ -155,7 +145,7 @@ class Transport:
                                               server_hostname=self.configuration.tls_server_name) as answer:
                 return answer.status, await answer.read()
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise Unavailable(f"{method} {path}: Kubernetes API at {self.host} unreachable: {exc!r}") from exc
+            raise self._unreachable(f"{method} {path}", exc) from exc
         finally:
             client.turns.release()
 
@@ -167,6 +157,9 @@ class Transport:
             client = self._clients[loop] = _LoopClient(self.configuration, self.timeout)
             loopwork.at_close(lambda: self._clients.pop(loop).session.close())
         return client
+
+    def _unreachable(self, what: str, exc: Exception) -> Unavailable:
+        return Unavailable(f"{what}: Kubernetes API at {self.host} unreachable: {str(exc) or repr(exc)}")
 
     def watch(self, path: str, query: dict[str, Any], read_timeout: float) -> WatchStream:
         """Open a watch; iterate the returned stream for its events."""
@@ -188,9 +181,10 @@ class _LoopClient:
     them in order."""
 
     def __init__(self, configuration: Configuration, timeout: float) -> None:
-        connector = aiohttp.TCPConnector(ssl=_ssl_context(configuration), limit=LOOP_CONNECTIONS)
+        connector = aiohttp.TCPConnector(ssl=_ssl_context(configuration) or False, limit=LOOP_CONNECTIONS)
         self.session = aiohttp.ClientSession(
-            connector=connector, timeout=aiohttp.ClientTimeout(sock_connect=min(5.0, timeout), sock_read=timeout))
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(sock_connect=_connect_timeout(timeout), sock_read=timeout))
         self.turns = asyncio.Semaphore(LOOP_CONNECTIONS)
 
 
@@ -226,14 +220,26 @@ class WatchStream:
             pass  # the stream already ended
 
 
-def _ssl_context(configuration: Configuration) -> ssl.SSLContext | bool:
-    """aiohttp's TLS settings for what the urllib3 pool is given: the CA, the client certificate, verification."""
-    if not configuration.verify_ssl:
-        return False
-    context = ssl.create_default_context(cafile=configuration.ssl_ca_cert,
-                                         cadata=getattr(configuration, "ca_cert_data", None))
-    if configuration.cert_file:
-        context.load_cert_chain(configuration.cert_file, configuration.key_file)
+def _connect_timeout(timeout: float) -> float:
+    return min(5.0, timeout)
+
+
+def _ssl_context(configuration: Configuration) -> ssl.SSLContext | None:
+    """The TLS settings of a Configuration, for either client: the CA, the client certificate, verification;
+    None for a plain-HTTP server."""
+    if not configuration.host.startswith("https:"):
+        return None
+    try:
+        context = ssl.create_default_context(cafile=configuration.ssl_ca_cert,
+                                             cadata=getattr(configuration, "ca_cert_data", None))
+        if configuration.cert_file:
+            context.load_cert_chain(configuration.cert_file, configuration.key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise SetupError(f"cannot load the TLS material for the Kubernetes API at {configuration.host} (CA "
+                         f"{configuration.ssl_ca_cert}, client certificate {configuration.cert_file}): {exc}") from exc
+    if not configuration.verify_ssl:  # insecure-skip-tls-verify
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
     return context
 
 

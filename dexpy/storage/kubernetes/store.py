@@ -99,8 +99,10 @@ class KubernetesStorage:
         by the API holding the same resourceVersion — is decided again on the object read from the API."""
         spec = spec_of(kind)
         name = self._name(spec, key)
+        confirming: JSON | None = None  # the API's object, read to confirm a copy that turned out stale
         for attempt in range(UPDATE_ATTEMPTS):
-            obj, local = self._local_or_fresh(spec, name, fresh=attempt > 0)
+            obj, local = (confirming, False) if confirming else self._local_or_fresh(spec, name, fresh=attempt > 0)
+            confirming = None
             current = self._decode_as(spec, obj, key)
             try:
                 new = updater(current)
@@ -114,9 +116,10 @@ class KubernetesStorage:
             body = {**_unknown_fields(spec, obj, current), **body, "metadata": obj["metadata"]}
             if _payload(body) == _payload(obj):
                 if local:
-                    if self._is_current(spec, name, obj):
+                    confirming = self._read_fresh(spec, name)  # NotFound when the API holds none
+                    if _same_version(confirming, obj):
                         return current  # the copy is the API's object: its "nothing to change" stands
-                    continue
+                    continue  # decided again on what was just read
                 return spec.decode(obj)  # type: ignore[no-any-return]  # nothing changed: no write
             try:
                 updated = self.transport.request("PUT", spec.path(self.namespace, name), body=body)
@@ -200,11 +203,6 @@ class KubernetesStorage:
         self._remember(spec, obj)
         return obj
 
-    def _is_current(self, spec: KindSpec, name: str, obj: JSON) -> bool:
-        """Whether the API still holds `obj` as it is (same resourceVersion); NotFound when it holds none."""
-        version = obj["metadata"].get("resourceVersion")
-        return version is not None and self._read_fresh(spec, name)["metadata"].get("resourceVersion") == version
-
     def _local_or_fresh(self, spec: KindSpec, name: str, fresh: bool) -> tuple[JSON, bool]:
         """Unless `fresh`, this process's copy when it has one (possibly stale), else the API's; and which."""
         if not fresh:
@@ -261,6 +259,11 @@ class KubernetesStorage:
             objects.extend(page.get("items") or [])
             version = str((page.get("metadata") or {}).get("resourceVersion", version))
         return objects, version
+
+
+def _same_version(a: JSON, b: JSON) -> bool:
+    version = a["metadata"].get("resourceVersion")
+    return version is not None and version == b["metadata"].get("resourceVersion")
 
 
 def _payload(obj: JSON) -> JSON:

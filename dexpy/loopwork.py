@@ -34,6 +34,9 @@ WAIT_THREADS = 32
 """Calls waiting off the loop at once per process; more queue for a thread. Each waits on the network or a lock,
 with its own timeout (the LDAP pools, the Kubernetes client), so a hung upstream holds them only that long."""
 
+WAIT_THREAD_NAME = "dexpy-wait"
+"""The name prefix of the threads calls wait in."""
+
 IDLE_RUNNERS = 16
 """Greenlets kept per loop for the next calls. A greenlet per call would cost ~8 µs (~45 µs under load): Python
 gives each new greenlet its own frame stack, mapped and unmapped again."""
@@ -80,7 +83,7 @@ class _LoopWork:
 
     def __init__(self) -> None:
         self.idle: list[_Runner] = []
-        self.waits = ThreadPoolExecutor(WAIT_THREADS, thread_name_prefix="dexpy-wait")
+        self.waits = ThreadPoolExecutor(WAIT_THREADS, thread_name_prefix=WAIT_THREAD_NAME)
         self.closers: list[Callable[[], Awaitable[object]]] = []
 
     def release(self, runner: _Runner) -> None:

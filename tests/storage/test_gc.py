@@ -4,8 +4,6 @@ import dataclasses
 import logging
 import sqlite3
 import threading
-import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from dexpy.storage import NotFound, Storage
 from dexpy.storage.gc import ORPHAN_GRACE, GarbageCollector
 from dexpy.storage.memory import MemoryStorage
 from dexpy.storage.sqlite import SQLiteStorage
+from tests.fixtures.waiting import wait_until
 from tests.storage.samples import T0, auth_code, offline_sessions, refresh_token, with_expiry
 
 POLICY = RefreshTokenExpiry(absolute_lifetime=timedelta(hours=24), valid_if_not_used_for=timedelta(hours=1))
@@ -112,13 +111,6 @@ class FailsOnce(MemoryStorage):
             self.failed = True
             raise RuntimeError("first pass breaks")
         return super().garbage_collect(now)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.005)
 
 
 def test_background_sweeper_outlives_a_failed_pass_and_stops(caplog: pytest.LogCaptureFixture) -> None:

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import yaml
@@ -26,26 +26,11 @@ from dexpy.storage.kubernetes import transport as transport_module
 from dexpy.storage.kubernetes.transport import Transport
 from tests.fixtures.kubeapi.fixture import KubeAPIFixture
 from tests.fixtures.pki import PkiFiles, make_pki
+from tests.fixtures.protocol_work import as_protocol_work, on_new_loop, wait_threads
 from tests.storage.samples import sample
 
-T = TypeVar("T")
 REFRESH: RefreshToken = sample(RefreshToken)  # type: ignore[assignment]
 CODE: AuthCode = sample(AuthCode)  # type: ignore[assignment]
-
-
-def as_protocol_work(work: Callable[..., T], *args: object) -> T:
-    """`work(*args)` as a grant runs it: in a greenlet on a loop, closed afterwards as an app's lifespan does."""
-    async def main() -> T:
-        try:
-            return await loopwork.run(work, *args)
-        finally:
-            await loopwork.close()
-
-    return asyncio.run(main())
-
-
-def wait_threads() -> set[threading.Thread]:
-    return {thread for thread in threading.enumerate() if thread.name.startswith("dexpy-wait")}
 
 
 def test_a_grants_reads_and_writes_go_out_on_the_loop(kube: KubeAPIFixture, store: KubernetesStorage) -> None:
@@ -137,13 +122,7 @@ def test_requests_waiting_for_a_connection_are_served_in_turn(kube: KubeAPIFixtu
             store.transport.request("GET", "/version")
             answered.append((turn, number))
 
-    async def main() -> None:
-        try:
-            await asyncio.gather(*(loopwork.run(grant, number) for number in range(20)))
-        finally:
-            await loopwork.close()
-
-    asyncio.run(main())
+    on_new_loop(lambda: asyncio.gather(*(loopwork.run(grant, number) for number in range(20))))
     # sent in turn, every grant's first request before anyone's second, and so on; answered in that order give
     # or take the requests of the other connection: no grant gets three requests ahead of another
     lag = [max(turn for turn, _ in answered[:index + 1]) - turn for index, (turn, _) in enumerate(answered)]
@@ -174,15 +153,9 @@ def test_a_request_that_cannot_get_a_connection_in_time_is_unavailable(monkeypat
     configuration.host = f"http://127.0.0.1:{server.server_address[1]}"
     transport = Transport(configuration, timeout=0.3)
 
-    async def main() -> list[object]:
-        try:
-            return await asyncio.gather(*(loopwork.run(transport.request, "GET", "/version") for _ in range(2)),
-                                        return_exceptions=True)
-        finally:
-            await loopwork.close()
-
     try:
-        first, second = asyncio.run(main())
+        first, second = on_new_loop(lambda: asyncio.gather(
+            *(loopwork.run(transport.request, "GET", "/version") for _ in range(2)), return_exceptions=True))
     finally:
         transport.close()
         server.shutdown()

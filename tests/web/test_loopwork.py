@@ -13,20 +13,10 @@ import pytest
 
 from dexpy import loopwork
 from dexpy.loopwork import off_loop, waits
-from tests.fixtures.waiting import until
+from tests.fixtures.protocol_work import on_new_loop, wait_threads
+from tests.fixtures.waiting import until, wait_until
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
-
-
-def _serve(main) -> None:
-    """Run `main` on a new loop, closing the loop's wait threads at the end as the app's lifespan does."""
-    async def serving() -> None:
-        try:
-            await main()
-        finally:
-            await loopwork.close()
-
-    asyncio.run(serving())
 
 
 def test_work_runs_on_the_loop_thread_and_its_waits_in_another() -> None:
@@ -44,7 +34,7 @@ def test_work_runs_on_the_loop_thread_and_its_waits_in_another() -> None:
         assert await loopwork.run(work, 7) == (7, "answer")
         assert threads["work"] == threading.get_ident() != threads["wait"]
 
-    _serve(main)
+    on_new_loop(main)
 
 
 def test_the_loop_serves_other_requests_while_one_waits() -> None:
@@ -71,7 +61,7 @@ def test_the_loop_serves_other_requests_while_one_waits() -> None:
         release.set()
         assert await waiting == "slow"
 
-    _serve(main)
+    on_new_loop(main)
     assert order == ["waiting starts", "quick", "waiting ends"]
 
 
@@ -94,7 +84,7 @@ def test_errors_cross_from_the_wait_into_the_work_and_out_to_the_caller() -> Non
         with pytest.raises(LookupError, match="upstream said no"):
             await loopwork.run(failing_work)
 
-    _serve(main)
+    on_new_loop(main)
 
 
 def test_context_variables_reach_the_work_and_its_waits() -> None:
@@ -105,7 +95,7 @@ def test_context_variables_reach_the_work_and_its_waits() -> None:
         request_id.set("req-42")
         assert await loopwork.run(work) == ("req-42", "req-42")
 
-    _serve(main)
+    on_new_loop(main)
 
 
 def test_a_cancelled_request_lets_its_work_finish_before_it_ends() -> None:
@@ -129,7 +119,7 @@ def test_a_cancelled_request_lets_its_work_finish_before_it_ends() -> None:
             await request
         assert done == ["second write"]
 
-    _serve(main)
+    on_new_loop(main)
 
 
 def test_a_coroutine_awaited_by_the_work_runs_on_the_loop_while_the_loop_serves_others() -> None:
@@ -156,7 +146,7 @@ def test_a_coroutine_awaited_by_the_work_runs_on_the_loop_while_the_loop_serves_
         answered.set()
         assert await waiting == ("req-7", threading.get_ident())  # no thread, the work's context
 
-    _serve(main)
+    on_new_loop(main)
     assert order == ["call starts", "quick"]
 
 
@@ -174,7 +164,7 @@ def test_an_awaited_coroutines_error_is_raised_in_the_work() -> None:
     async def main() -> None:
         assert await loopwork.run(work) == "handled the API said no"
 
-    _serve(main)
+    on_new_loop(main)
 
 
 def test_awaiting_outside_protocol_work_is_refused_and_leaves_no_coroutine_behind() -> None:
@@ -198,7 +188,7 @@ def test_what_is_registered_at_close_is_closed_with_the_loop() -> None:
         loopwork.at_close(close_session)
         assert closed == []
 
-    _serve(main)
+    on_new_loop(main)
     assert closed == ["session"]
 
 
@@ -211,21 +201,15 @@ def test_outside_protocol_work_a_wait_is_a_plain_call() -> None:
 
 
 def test_closing_ends_the_wait_threads() -> None:
-    before = set(threading.enumerate())
-
-    def started() -> set[threading.Thread]:
-        return {t for t in threading.enumerate() if t.name.startswith("dexpy-wait")} - before
+    before = wait_threads()
 
     async def main() -> None:
         await loopwork.run(lambda: off_loop(time.sleep, 0))
-        assert started()
+        assert wait_threads() - before
         await loopwork.close()
 
     asyncio.run(main())
-    deadline = time.monotonic() + 5
-    while started():
-        assert time.monotonic() < deadline, "wait threads outlived their loop"
-        time.sleep(0.01)
+    wait_until(lambda: not wait_threads() - before)  # the wait threads end with their loop
 
 
 def test_an_apps_wait_threads_end_with_it(tmp_path) -> None:
@@ -233,16 +217,10 @@ def test_an_apps_wait_threads_end_with_it(tmp_path) -> None:
     from tests.fixtures.dexpy_server import run_dexpy
     from tests.fixtures.rp import RelyingParty
 
-    def ours() -> set[threading.Thread]:
-        return {t for t in threading.enumerate() if t.name.startswith("dexpy-wait")}
-
-    before = ours()
+    before = wait_threads()
     with run_dexpy(tmp_path, "oauth2:\n  passwordConnector: local\n") as server:
         rp = RelyingParty(server.issuer)
         answer = rp.token(grant_type="password", username="admin@example.com", password="password", scope="openid")
         assert answer.status_code == 200
-        assert ours() - before  # bcrypt waited in a wait thread
-    deadline = time.monotonic() + 5
-    while ours() - before:
-        assert time.monotonic() < deadline, "threads outlived their app"
-        time.sleep(0.01)
+        assert wait_threads() - before  # bcrypt waited in a wait thread
+    wait_until(lambda: not wait_threads() - before)  # the threads end with their app

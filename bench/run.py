@@ -82,24 +82,23 @@ def measure(sides: Sequence[tuple[Server, tuple[str, ...]]], settings: Settings)
     measured = [Measured(startup_s=server.startup_s) for server, _ in sides]
     plans = [requests(server) for server, _ in sides]
     for name in SCENARIOS:
+        is_login = name.startswith("login")
         taking = [i for i, (_, scenarios) in enumerate(sides)
-                  if name in scenarios and (name.startswith("login") or plans[i].get(name) is not None)]
-        runs: dict[int, list[Result]] = {i: [] for i in taking}
-        answers = dict.fromkeys(taking, 0)
+                  if name in scenarios and (is_login or plans[i].get(name) is not None)]
+        warm_ups = 1 if is_login else 0
+        taken: dict[int, list[Result]] = {i: [] for i in taking}
         cpu = dict.fromkeys(taking, 0.0)
-        for repetition in range(-1 if name.startswith("login") else 0, settings.repetitions):
+        for repetition in range(warm_ups + settings.repetitions):
             for i in taking:
                 server = sides[i][0]
                 before = servers.cpu_seconds(server.pid)
-                result = _run_once(server, plans[i], name, settings, warm_up=repetition < 0)
+                taken[i].append(_run_once(server, plans[i], name, settings, warm_up=repetition < warm_ups))
                 cpu[i] += servers.cpu_seconds(server.pid) - before
-                answers[i] += result.answers
-                if repetition >= 0:
-                    runs[i].append(result)
         for i in taking:
-            measured[i].results[name] = Result.median_of(runs[i])
-            if answers[i]:
-                measured[i].cpu_us[name] = cpu[i] / answers[i] * 1e6
+            measured[i].results[name] = Result.median_of(taken[i][warm_ups:])
+            answers = sum(result.answers for result in taken[i])
+            if answers:
+                measured[i].cpu_us[name] = cpu[i] / answers * 1e6
     for (server, _), result in zip(sides, measured, strict=True):
         result.rss_mb = servers.rss_mb(server.pid)
     return measured
@@ -155,7 +154,8 @@ def table(dexpy: Measured, peer: Measured | None, kube: Measured | None) -> list
         lines.append(f"{name:<28}{_cell(dexpy, name)}{_cell(peer, name)}{ratio}")
     if kube is not None:
         lines.append(f"{'token refresh (kubernetes)':<28}{_cell(kube, 'token refresh_token')}")
-    lines.append("(! = more than 0.1% of answers were errors; login = complete logins/s, 8 concurrent users;")
+    lines.append(f"(! = more than 0.1% of answers were errors; login = complete logins/s, {login.CONCURRENCY} "
+                 "concurrent users;")
     lines.append(" µs CPU = the server's CPU time, all its processes, per answer or login)")
     return lines
 
@@ -212,14 +212,13 @@ def run(settings: Settings, *, with_peer: bool, with_kube: bool, with_hello: boo
         directory = Path(tmp)
         with ExitStack() as stack:
             progress("dexpy (sqlite3) …")
-            sides = [(stack.enter_context(servers.dexpy(_made(directory / "sqlite"), workers=workers)), scenarios)]
+            sides = [(stack.enter_context(servers.dexpy(directory, workers=workers)), scenarios)]
             if with_peer:
                 progress("oidc-provider …")
                 sides.append((stack.enter_context(servers.peer()), scenarios))
             if with_kube:
                 progress("dexpy (kubernetes, fake API server) …")
-                sides.append((stack.enter_context(kubernetes_dexpy(_made(directory / "kubernetes"))),
-                              ("token refresh_token",)))
+                sides.append((stack.enter_context(kubernetes_dexpy(directory)), ("token refresh_token",)))
             progress("measuring, the servers in turn …")
             dexpy, *others = measure(sides, settings)
         peer = others.pop(0) if with_peer else None
@@ -229,11 +228,6 @@ def run(settings: Settings, *, with_peer: bool, with_kube: bool, with_hello: boo
             with servers.hello(directory, workers) as url:
                 hello = wrk.run(Request(url), settings.seconds, settings.repetitions)
     return report(dexpy, peer, kube, signatures, hello, workers)
-
-
-def _made(directory: Path) -> Path:
-    directory.mkdir()
-    return directory
 
 
 def main() -> None:

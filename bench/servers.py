@@ -67,11 +67,15 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], started: float, timeo
     raise RuntimeError(f"{url} did not answer within {timeout} s")
 
 
+def _with_children(pid: int) -> list[int]:
+    """The process and its children (dexpy's workers)."""
+    return [pid, *(int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+
+
 def rss_mb(pid: int) -> list[float]:
     """Resident memory (MB) of the process and each of its children: one figure per worker."""
-    pids = [pid, *(int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
     out = []
-    for p in pids:
+    for p in _with_children(pid):
         status = Path(f"/proc/{p}/status").read_text()
         out.append(int(status.split("VmRSS:")[1].split()[0]) / 1024)
     return out[1:] if len(out) > 1 else out
@@ -79,9 +83,8 @@ def rss_mb(pid: int) -> list[float]:
 
 def cpu_seconds(pid: int) -> float:
     """User and system CPU time of the process and its children (the workers) so far."""
-    pids = [pid, *(int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
     ticks = 0
-    for p in pids:
+    for p in _with_children(pid):
         fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")

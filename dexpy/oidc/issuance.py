@@ -75,12 +75,13 @@ class Issuance:
                        refresh_value: str = "") -> dict[str, Any]:
         """Dex's token response: a signed access token, an ID token when `openid` was granted, and the
         refresh token when one was issued; counted and audited by `grant_type`."""
-        access, expires_in = self.tokens.access_token(subject)
+        shared = self.tokens.shared_claims(subject)
+        access, expires_in = self.tokens.access_token(subject, shared)
         body: dict[str, Any] = {"access_token": access, "token_type": "bearer", "expires_in": expires_in}
         if refresh_value:
             body["refresh_token"] = refresh_value
         if sc.OPENID in subject.scopes:
-            body["id_token"] = self.tokens.id_token(subject, access_token=access, code=code)
+            body["id_token"] = self.tokens.id_token(subject, shared=shared, access_token=access, code=code)
         events.token_issued(grant_type, subject)
         return body
 

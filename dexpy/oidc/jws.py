@@ -18,6 +18,10 @@ TOKEN_TYPES = ("JWT", "logout+jwt")
 """The `typ` headers of what dexpy signs: ID and access tokens, and back-channel logout tokens."""
 
 
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode
+"""json.dumps with these separators would build an encoder per call."""
+
+
 def b64url(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
 
@@ -27,9 +31,9 @@ class CompactSigner:
         self._algorithm = JWSRegistry.algorithms[algorithm]
         self._algorithm.check_key(key)  # its type and curve, as joserfc's own signing checks them
         self._key = key
-        self._headers = {typ: b64url(json.dumps({"alg": algorithm, "kid": kid, "typ": typ},
-                                                separators=(",", ":")).encode()) for typ in TOKEN_TYPES}
+        self._headers = {typ: b64url(_compact_json({"alg": algorithm, "kid": kid, "typ": typ}).encode())
+                         for typ in TOKEN_TYPES}
 
     def sign(self, claims: dict[str, Any], typ: str = "JWT") -> str:
-        signing_input = self._headers[typ] + b"." + b64url(json.dumps(claims, separators=(",", ":")).encode())
+        signing_input = self._headers[typ] + b"." + b64url(_compact_json(claims).encode())
         return (signing_input + b"." + b64url(self._algorithm.sign(signing_input, self._key))).decode("ascii")

@@ -400,11 +400,12 @@ class Provider:
             ))
             params["code"] = code
         access = ""
+        shared = self.tokens.shared_claims(subject)
         if "token" in state.response_types:
-            access, expires_in = self.tokens.access_token(subject)
+            access, expires_in = self.tokens.access_token(subject, shared)
             params.update(access_token=access, token_type="bearer", expires_in=str(expires_in))
         if "id_token" in state.response_types:
-            params["id_token"] = self.tokens.id_token(subject, access_token=access, code=code)
+            params["id_token"] = self.tokens.id_token(subject, shared=shared, access_token=access, code=code)
         if state.state:
             params["state"] = state.state
         params["iss"] = self.issuer  # RFC 9207: tells a client talking to several issuers which one answered

@@ -74,7 +74,9 @@ class TokenIssuer:
         self.clock = clock
         self.ttl = id_token_ttl
 
-    def _base(self, subject: Subject, now: datetime) -> dict[str, Any]:
+    def shared_claims(self, subject: Subject) -> dict[str, Any]:
+        """The claims an access token and an ID token issued together share: one moment, built once for both."""
+        now = self.clock()
         aud = sc.audience(subject.scopes, subject.client_id)
         claims: dict[str, Any] = {
             "iss": self.issuer,
@@ -96,19 +98,18 @@ class TokenIssuer:
     def _sign(self, claims: dict[str, Any]) -> str:
         return self.keys.current.signer.sign(claims)
 
-    def access_token(self, subject: Subject) -> tuple[str, int]:
-        """(token, expires_in seconds)."""
-        now = self.clock()
-        claims = self._base(subject, now)
+    def access_token(self, subject: Subject, shared: dict[str, Any] | None = None) -> tuple[str, int]:
+        """(token, expires_in seconds); `shared` from `shared_claims` when an ID token goes with it."""
+        claims = dict(shared or self.shared_claims(subject))
         claims["jti"] = secrets.token_urlsafe(16)
         claims["scope"] = " ".join(subject.scopes)  # RFC 9068 §2.2.3; what introspection reports
         if subject.grant_id:
             claims["gid"] = subject.grant_id
         return self._sign(claims), int(self.ttl.total_seconds())
 
-    def id_token(self, subject: Subject, *, access_token: str = "", code: str = "") -> str:
-        now = self.clock()
-        claims = self._base(subject, now)
+    def id_token(self, subject: Subject, *, shared: dict[str, Any] | None = None, access_token: str = "",
+                 code: str = "") -> str:
+        claims = dict(shared or self.shared_claims(subject))
         alg = self.keys.current.algorithm
         if access_token:
             claims["at_hash"] = half_hash(access_token, alg)

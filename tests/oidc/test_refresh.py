@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
+from dexpy.clock import FrozenClock
 from dexpy.model import RefreshToken
 from tests.fixtures.dexpy_server import DexpyServer, run_dexpy
 from tests.fixtures.rp import RelyingParty
@@ -159,3 +160,23 @@ def test_without_rotation_a_short_idle_lifetime_records_use_more_often(tmp_path,
         for _ in range(5):  # one use every 40 s keeps it alive: each is recorded (a tenth of 1 m is 6 s)
             clock.advance(timedelta(seconds=40))
             assert rp.token(grant_type="refresh_token", refresh_token=value).status_code == 200
+
+
+class _TickingClock(FrozenClock):
+    """Moves one second on every read, so that claims read from two readings of "now" would differ."""
+
+    def __call__(self) -> datetime:
+        self.advance(timedelta(seconds=1))
+        return self.now
+
+
+def test_the_access_token_and_id_token_of_one_answer_share_their_issue_time(tmp_path, clock):
+    with _server(tmp_path, _TickingClock(clock.now - timedelta(minutes=5))) as server:
+        rp = RelyingParty(server.issuer)
+        issued = _tokens(rp)
+        refreshed = rp.token(grant_type="refresh_token", refresh_token=issued["refresh_token"]).json()
+        for body in (issued, refreshed):
+            id_claims = rp.verify_id_token(body["id_token"])
+            access_claims = rp.verify_id_token(body["access_token"])  # a JWT signed by the same keys, for the client
+            assert (access_claims["iat"], access_claims["exp"]) == (id_claims["iat"], id_claims["exp"])
+            assert access_claims["sub"] == id_claims["sub"]

@@ -400,7 +400,8 @@ class Provider:
             ))
             params["code"] = code
         access = ""
-        shared = self.tokens.shared_claims(subject)
+        hybrid = {"token", "id_token"} & set(state.response_types)  # tokens from this endpoint (implicit, hybrid)
+        shared = self.tokens.shared_claims(subject) if hybrid else None
         if "token" in state.response_types:
             access, expires_in = self.tokens.access_token(subject, shared)
             params.update(access_token=access, token_type="bearer", expires_in=str(expires_in))

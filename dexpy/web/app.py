@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, Response
 
 from dexpy import loopwork
@@ -27,6 +27,8 @@ from dexpy.web.render import LayeredStaticFiles, Renderer
 from dexpy.web.security import SecurityHeaders
 
 log = logging.getLogger(__name__)
+
+CLIENT_CLOSED_REQUEST = 499
 
 
 def create_app(runtime: Runtime, *, background: bool = True) -> FastAPI:
@@ -74,6 +76,13 @@ def create_app(runtime: Runtime, *, background: bool = True) -> FastAPI:
             return oauth_json_error(503, "temporarily_unavailable", "The service is temporarily unavailable.",
                                     {"Retry-After": "1"})
         return error_page(app.state.web, 503, "The service is temporarily unavailable. Please try again in a moment.")
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The client closed the connection while its request body was on the way: nothing was read or written,
+        # and no one is left to answer (uvicorn drops what is sent). 499 is nginx's code for it in the metrics.
+        log.info("%s %s: the client disconnected before its request body arrived", request.method, request.url.path)
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
 
     if config.web.allowed_origins:
         app.add_middleware(CORSMiddleware, allow_origins=config.web.allowed_origins,

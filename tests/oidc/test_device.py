@@ -116,9 +116,12 @@ def test_wrong_user_code_shows_the_form_again(server: DexpyServer, device: Relyi
     assert "Invalid or expired user code" in page.text and 'value="BCDF-GHJK"' in page.text
 
 
-def test_unknown_device_code(device: RelyingParty) -> None:
+def test_an_unknown_device_code_is_an_invalid_grant(device: RelyingParty) -> None:
+    """RFC 6749 §5.2: the device code is the grant, so an unknown one is `invalid_grant` (Dex: `invalid_request`),
+    which tells a polling client to stop rather than to fix its request."""
     response = device.poll_device("not-a-device-code")
-    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+    assert response.headers["cache-control"] == "no-store"
 
 
 def test_pkce_verifier_is_checked_when_a_challenge_was_given(server: DexpyServer, device: RelyingParty,

@@ -63,8 +63,8 @@ class DeviceCodeGrant(IssuanceMixin, BaseGrant, TokenEndpointMixin):
             raise InvalidRequestError("No device code received.")
         try:
             self.request.device_token = self.server.storage.get(DeviceToken, device_code)  # type: ignore[attr-defined]
-        except NotFound:
-            raise InvalidRequestError("Invalid device code.") from None
+        except NotFound:  # the device code is the grant (RFC 6749 §5.2); Dex says `invalid_request` here
+            raise InvalidGrantError("Invalid device code.") from None
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         token: DeviceToken = self.request.device_token  # type: ignore[attr-defined]

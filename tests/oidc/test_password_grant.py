@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 
-from tests.fixtures.dexpy_server import run_dexpy
+from dexpy.config import load_config
+from tests.fixtures.dexpy_server import free_port, run_dexpy, serve_config
 from tests.fixtures.rp import RelyingParty
 
 
@@ -47,3 +51,23 @@ def test_repeated_parameter_is_invalid_request(rp):
                             content="grant_type=password&username=a&username=b&password=x&scope=openid",
                             headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+
+
+def test_the_example_configs_commented_oauth2_block_turns_the_grant_on(tmp_path):
+    """config.example.yaml says that uncommenting its `oauth2` block allows the password grant: it must."""
+    example = (Path(__file__).parents[2] / "config.example.yaml").read_text()
+    start = example.index("# oauth2:\n")
+    end = example.index("\n\n", start)
+    uncommented = "\n".join(line[2:] for line in example[start:end].splitlines())
+    port = free_port()
+    example = (example[:start] + uncommented + example[end:]).replace("127.0.0.1:5556", f"127.0.0.1:{port}")
+    example = example.replace("var/dexpy.db", str(tmp_path / "dexpy.db"))
+    (tmp_path / "config.yaml").write_text(example)
+    config = load_config(str(tmp_path / "config.yaml"))
+    assert config.oauth2.password_connector == "local"
+    with serve_config(dataclasses.replace(config, telemetry=dataclasses.replace(config.telemetry, http=""))) as server:
+        rp = RelyingParty(server.issuer, client_id="example-app", client_secret="ZXhhbXBsZS1hcHAtc2VjcmV0")
+        response = rp.token(grant_type="password", username="admin@example.com", password="password",
+                            scope="openid email")
+        assert response.status_code == 200, response.text
+        assert rp.verify_id_token(response.json()["id_token"])["email"] == "admin@example.com"

@@ -101,6 +101,16 @@ class AcceptingServer(asyncio.AbstractServer):
     def get_loop(self) -> asyncio.AbstractEventLoop:
         return self._loop
 
+    async def start_serving(self) -> None:
+        """Accepting starts when the server is created (asyncio's `start_serving=True`): nothing left to start."""
+
+    async def serve_forever(self) -> None:
+        """Accept until cancelled; cancelling closes the server, as asyncio's does."""
+        try:
+            await self._closed.wait()
+        finally:
+            self.close()
+
 
 class AcceptingLoop(uvloop.Loop):
     """uvloop, with `create_server` for TCP returning an `AcceptingServer`; other servers are uvloop's own."""

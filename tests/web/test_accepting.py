@@ -106,6 +106,22 @@ def test_close_stops_accepting_and_closes_the_listening_socket() -> None:
     assert listening.fileno() == -1
 
 
+def test_cancelling_serve_forever_closes_the_server() -> None:
+    async def main() -> None:
+        listening = bind("127.0.0.1", 0, shared=False)
+        server = await asyncio.get_running_loop().create_server(asyncio.Protocol, sock=listening)
+        await server.start_serving()
+        serving = asyncio.ensure_future(server.serve_forever())
+        await asyncio.sleep(0.01)
+        assert server.is_serving() and not serving.done()
+        serving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await serving
+        assert not server.is_serving() and not server.sockets
+
+    _run(main)
+
+
 class _OutOfDescriptors(socket.socket):
     """A listening socket whose first accept() fails as when the process has no file descriptor left."""
 

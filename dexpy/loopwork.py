@@ -124,7 +124,7 @@ def awaiting(coroutine: Coroutine[Any, Any, T]) -> T:
     if not isinstance(current, _Runner):
         coroutine.close()
         raise RuntimeError("awaiting() outside protocol work")
-    return current.parent.switch(_Await(coroutine, contextvars.copy_context()))  # type: ignore[no-any-return]
+    return current.parent.switch(_Await(coroutine, contextvars.copy_context()))
 
 
 def waits(method: Callable[P, T]) -> Callable[P, T]:
@@ -153,7 +153,7 @@ async def run(work: Callable[..., T], *args: object) -> T:
         raise asyncio.CancelledError
     if done.error is not None:
         raise done.error
-    return done.value  # type: ignore[no-any-return]
+    return done.value
 
 
 class _Call:

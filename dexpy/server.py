@@ -72,7 +72,7 @@ class Listener(uvicorn.Server):
 def listeners(config: Config, app: object, telemetry: object | None = None,
               bound: dict[str, socket.socket] | None = None) -> list[uvicorn.Server]:
     bound = bound or {}
-    servers = []
+    servers: list[uvicorn.Server] = []
     # proxy_headers off: uvicorn would trust X-Forwarded-For from loopback peers; dexpy's ClientIPMiddleware
     # honours web.clientRemoteIP only. One send per response (dexpy.web.onesend); no WebSocket routes, so none
     # of uvicorn's WebSocket handling. uvloop, but accepting every waiting connection per loop turn, not one

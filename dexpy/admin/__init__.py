@@ -29,8 +29,8 @@ def _run(command: Command) -> Callable[[argparse.Namespace], int]:
         except c.AdminError as exc:
             print(f"dexpy: {exc}", file=sys.stderr)
         except grpc.RpcError as exc:
-            code = exc.code()  # type: ignore[attr-defined]
-            print(f"dexpy: {code.name.lower()}: {exc.details()}", file=sys.stderr)  # type: ignore[attr-defined]
+            code = exc.code()
+            print(f"dexpy: {code.name.lower()}: {exc.details()}", file=sys.stderr)
         except OSError as exc:
             print(f"dexpy: {exc}", file=sys.stderr)
         return 1

@@ -100,7 +100,7 @@ def _subject(encoded: str) -> tuple[str, str]:
     return user_id, conn_id
 
 
-class DexService(rpc.DexServicer):  # type: ignore[misc]
+class DexService(rpc.DexServicer):
     def __init__(self, storage: Storage, provider: Provider) -> None:
         self.storage = storage
         self.provider = provider

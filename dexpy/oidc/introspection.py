@@ -19,7 +19,7 @@ from dexpy.oidc.presented import Presented, PresentedTokenMixin, UnsupportedToke
 from dexpy.oidc.wire import encode_subject
 
 
-class IntrospectionEndpoint(PresentedTokenMixin, _IntrospectionEndpoint):  # type: ignore[misc]
+class IntrospectionEndpoint(PresentedTokenMixin, _IntrospectionEndpoint):
     def authenticate_token(self, request: Any, client: Any) -> Presented | None:
         try:
             found = self.find_presented(request)

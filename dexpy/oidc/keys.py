@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from joserfc.jwk import ECKey, KeySet, RSAKey
+from joserfc.jwk import ECKey, Key, KeyParameters, KeySet, RSAKey
 
 from dexpy.clock import Clock
 from dexpy.loopwork import waits
@@ -40,7 +40,7 @@ class _AlreadyRotated(Exception):
 
 def generate_private_jwk(algorithm: str) -> dict[str, object]:
     kid = secrets.token_hex(20)
-    params = {"kid": kid, "use": "sig", "alg": algorithm}
+    params: KeyParameters = {"kid": kid, "use": "sig", "alg": algorithm}
     key: RSAKey | ECKey
     if algorithm == "RS256":
         key = RSAKey.generate_key(2048, parameters=params, private=True)
@@ -165,7 +165,7 @@ def _snapshot(keys: Keys) -> KeySnapshot:
     assert keys.signing_key is not None
     algorithm = str(keys.signing_key.get("alg") or ("ES256" if keys.signing_key.get("kty") == "EC" else "RS256"))
     kid = str(keys.signing_key.get("kid", ""))
-    verify = [_import(keys.signing_key_pub or keys.signing_key)]
+    verify: list[Key] = [_import(keys.signing_key_pub or keys.signing_key)]
     verify += [_import(vk.public_key) for vk in keys.verification_keys]
     return KeySnapshot(
         signer=CompactSigner(_import(keys.signing_key), algorithm, kid),

@@ -64,7 +64,7 @@ class PresentedTokenMixin:
 
     @property
     def issuance(self) -> Issuance:
-        return self.server.issuance  # type: ignore[no-any-return]
+        return self.server.issuance
 
     def find_presented(self, request: Any) -> Presented | None:
         token, hint = presented_token(request)

@@ -155,10 +155,10 @@ class Provider:
     def _authorization_server(self) -> DexpyAuthorizationServer:
         server = DexpyAuthorizationServer(self.storage, self.grant_types, self.lockout,
                                           insecure_transport=self.issuer.startswith("http:"))
-        server.issuance = self.issuance  # type: ignore[attr-defined]
-        server.password_connector = self.config.oauth2.password_connector  # type: ignore[attr-defined]
-        server.get_stored_client = self.get_client  # type: ignore[attr-defined]
-        server.login_with_password = self.login_with_password  # type: ignore[attr-defined]
+        server.issuance = self.issuance
+        server.password_connector = self.config.oauth2.password_connector
+        server.get_stored_client = self.get_client
+        server.login_with_password = self.login_with_password
         if GRANT_AUTHORIZATION_CODE in self.grant_types:
             server.register_grant(AuthorizationCodeGrant, [pkce()])
         if GRANT_REFRESH_TOKEN in self.grant_types:

@@ -20,7 +20,7 @@ from dexpy.logs import audit
 from dexpy.oidc.presented import REFRESH_TOKEN, Presented, PresentedTokenMixin
 
 
-class RevocationEndpoint(PresentedTokenMixin, _RevocationEndpoint):  # type: ignore[misc]
+class RevocationEndpoint(PresentedTokenMixin, _RevocationEndpoint):
     def authenticate_token(self, request: Any, client: Any) -> Presented | None:
         found = self.find_presented(request)
         if found is not None and found.client_id != client.get_client_id():

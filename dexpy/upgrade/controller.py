@@ -54,7 +54,7 @@ class Pass:
 
     @property
     def progress(self) -> dict[str, Any]:
-        return self.status.setdefault("progress", {})  # type: ignore[no-any-return]
+        return self.status.setdefault("progress", {})
 
     def condition(self, kind: str, value: bool, reason: str, message: str = "") -> None:
         self.status["conditions"] = set_condition(self.status.get("conditions") or [], kind, value, reason, message, self.now)

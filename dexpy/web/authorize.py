@@ -63,7 +63,7 @@ def redirect_error(state: WebState, err: RedirectError) -> Response:
     return respond(state, AuthorizationResponse(err.redirect_uri, {**err.params, "iss": state.provider.issuer}, mode))
 
 
-async def _run(state: WebState, browser: Browser, func, *args) -> Response:  # type: ignore[no-untyped-def]
+async def _run(state: WebState, browser: Browser, func, *args) -> Response:
     """Run a blocking step; turn the flow's errors into the page or redirect they call for."""
     try:
         response: Response = await run_in_threadpool(func, *args)

@@ -28,7 +28,7 @@ class WebState:
 
 
 def web(request: Request) -> WebState:
-    return request.app.state.web  # type: ignore[no-any-return]
+    return request.app.state.web
 
 
 class Browser:

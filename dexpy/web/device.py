@@ -28,7 +28,7 @@ async def device_code(request: Request) -> Response:
         try:
             return 200, DeviceFlow(provider).start(oauth_request), []
         except OAuth2Error as error:
-            return error()  # type: ignore[no-any-return]
+            return error()
 
     return await oauth_response(start, await oauth2_request(request, provider.url("/device/code")))
 

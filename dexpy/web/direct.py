@@ -30,7 +30,7 @@ class DirectRoutes:
         self.table: dict[tuple[str, str], APIRoute] = {}
         for route in routes:
             if isinstance(route, APIRoute) and _takes_the_request_alone(route):
-                self.table.update({(prefix + route.path, method): route for method in route.methods})
+                self.table.update({(prefix + route.path, method): route for method in route.methods or ()})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self.table.get((scope["path"], scope["method"])) if scope["type"] == "http" else None

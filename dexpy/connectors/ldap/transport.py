@@ -69,7 +69,7 @@ def _tls_failure(exc: ssl.SSLCertVerificationError) -> TLSVerificationFailed:
     return TLSVerificationFailed(check, _CHECK_ADVICE.get(check, str(exc.verify_message)))
 
 
-class _ContextTls(ldap3.Tls):  # type: ignore[misc]
+class _ContextTls(ldap3.Tls):
     """ldap3 TLS with our own SSLContext (built once, hostname checked by OpenSSL); remembers why a handshake
     was refused on the connection, since ldap3 re-wraps the exception and loses its verify code."""
 

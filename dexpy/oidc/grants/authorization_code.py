@@ -52,7 +52,7 @@ class AuthorizationCodeGrant(IssuanceMixin, grants.AuthorizationCodeGrant):
 
     def query_authorization_code(self, code: str, client: Any) -> CodeModel | None:
         try:
-            stored = self.server.storage.get(AuthCode, code)  # type: ignore[attr-defined]
+            stored = self.server.storage.get(AuthCode, code)
         except NotFound:
             return None
         if stored.used:

@@ -13,12 +13,14 @@ TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
 
 class IssuanceMixin:
-    server: object
-    request: object
+    server: Any
+    """dexpy's authlib `AuthorizationServer`, which carries `issuance` and the storage."""
+    request: Any
+    """authlib's `OAuth2Request`, with what the grant attaches as it validates (client, refresh_token, user…)."""
 
     @property
     def issuance(self) -> Issuance:
-        return self.server.issuance  # type: ignore[attr-defined,no-any-return]
+        return self.server.issuance
 
     def single_param(self, name: str) -> str | None:
         return single_form_param(self.request, name) or None

@@ -40,7 +40,7 @@ class ClientCredentialsGrant(IssuanceMixin, grants.ClientCredentialsGrant):
         refused = [s for s in scopes if s in REFUSED_SCOPES]
         if refused:
             raise InvalidScopeError(f"The client_credentials grant does not support scope(s) {refused}.")
-        sc.check_requested_scopes(scopes, client.id, self.server.get_stored_client,  # type: ignore[attr-defined]
+        sc.check_requested_scopes(scopes, client.id, self.server.get_stored_client,
                                   require_openid=False)
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:

@@ -62,12 +62,12 @@ class DeviceCodeGrant(IssuanceMixin, BaseGrant, TokenEndpointMixin):
         if not device_code:
             raise InvalidRequestError("No device code received.")
         try:
-            self.request.device_token = self.server.storage.get(DeviceToken, device_code)  # type: ignore[attr-defined]
+            self.request.device_token = self.server.storage.get(DeviceToken, device_code)
         except NotFound:  # the device code is the grant (RFC 6749 §5.2); Dex says `invalid_request` here
             raise InvalidGrantError("Invalid device code.") from None
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
-        token: DeviceToken = self.request.device_token  # type: ignore[attr-defined]
+        token: DeviceToken = self.request.device_token
         now = self.issuance.clock()
         if token.expiry <= now:
             raise ExpiredTokenError()
@@ -89,7 +89,7 @@ class DeviceCodeGrant(IssuanceMixin, BaseGrant, TokenEndpointMixin):
         def record(current: DeviceToken) -> DeviceToken:
             return replace(current, last_request=now, poll_interval=max(current.poll_interval, grown))
 
-        self.server.storage.update(DeviceToken, token.device_code, record)  # type: ignore[attr-defined]
+        self.server.storage.update(DeviceToken, token.device_code, record)
         raise SlowDownError() if too_fast else AuthorizationPendingError()
 
     def _deliver(self, device_code: str) -> dict[str, Any]:
@@ -102,7 +102,7 @@ class DeviceCodeGrant(IssuanceMixin, BaseGrant, TokenEndpointMixin):
             return replace(current, status=STATUS_DELIVERED, token="")
 
         try:
-            self.server.storage.update(DeviceToken, device_code, take)  # type: ignore[attr-defined]
+            self.server.storage.update(DeviceToken, device_code, take)
         except (_Delivered, NotFound):
             raise InvalidGrantError("The device code has already been used.") from None
         body: dict[str, Any] = json.loads(stored["token"])

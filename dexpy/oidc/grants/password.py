@@ -35,11 +35,11 @@ class PasswordGrant(IssuanceMixin, grants.ResourceOwnerPasswordCredentialsGrant)
 
     def authenticate_user(self, username: str, password: str) -> Identity:
         client_id = self.request.client.get_client_id()
-        check_requested_scopes(self._scopes, client_id, self.server.get_stored_client)  # type: ignore[attr-defined]
-        connector_id = self.server.password_connector  # type: ignore[attr-defined]
+        check_requested_scopes(self._scopes, client_id, self.server.get_stored_client)
+        connector_id = self.server.password_connector
         connector = self.issuance.connectors.get(connector_id)
         assert isinstance(connector, PasswordConnector)
-        identity = self.server.login_with_password(  # type: ignore[attr-defined]
+        identity = self.server.login_with_password(
             connector_id, connector, connector_scopes(self._scopes), username, password, client_id=client_id
         )
         if identity is None:
@@ -49,7 +49,7 @@ class PasswordGrant(IssuanceMixin, grants.ResourceOwnerPasswordCredentialsGrant)
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         identity: Identity = self.request.user
         scopes = self._scopes
-        connector_id = self.server.password_connector  # type: ignore[attr-defined]
+        connector_id = self.server.password_connector
         subject = Subject(claims=identity.claims(), connector_id=connector_id, scopes=scopes,
                           client_id=self.request.client.get_client_id(), grant_id=new_id())
         refresh_value = ""

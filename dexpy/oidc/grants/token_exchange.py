@@ -52,9 +52,9 @@ class TokenExchangeGrant(IssuanceMixin, BaseGrant, TokenEndpointMixin):
         if form["requested_token_type"] not in TOKEN_TYPES:
             raise InvalidRequestError("Invalid requested_token_type.")
         sc.check_requested_scopes(sc.split_scopes(form["scope"]), client.id,
-                                  self.server.get_stored_client, require_openid=False)  # type: ignore[attr-defined]
-        self.request.exchange = form  # type: ignore[attr-defined]
-        self.request.connector = self._connector(client, form["connector_id"])  # type: ignore[attr-defined]
+                                  self.server.get_stored_client, require_openid=False)
+        self.request.exchange = form
+        self.request.connector = self._connector(client, form["connector_id"])
 
     def _connector(self, client: Client, connector_id: str) -> TokenIdentityConnector:
         """Dex's `resolveConnector`: the client may use it, it allows this grant, and it can verify tokens."""
@@ -74,8 +74,8 @@ class TokenExchangeGrant(IssuanceMixin, BaseGrant, TokenEndpointMixin):
         return connector
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
-        form: dict[str, str] = self.request.exchange  # type: ignore[attr-defined]
-        connector: TokenIdentityConnector = self.request.connector  # type: ignore[attr-defined]
+        form: dict[str, str] = self.request.exchange
+        connector: TokenIdentityConnector = self.request.connector
         identity = self._verified_identity(connector, form)
         client_id = self.request.client.get_client_id()
         subject = Subject(claims=identity.claims(), connector_id=form["connector_id"],

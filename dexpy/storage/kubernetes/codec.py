@@ -8,6 +8,7 @@ Decoders take the whole object and raise `MalformedObject` on anything they cann
 
 from __future__ import annotations
 
+import builtins
 import copy
 from datetime import datetime
 from typing import Any
@@ -42,7 +43,9 @@ def _omitempty(body: JSON, **fields: object) -> JSON:
 
 
 class _Reader:
-    """Typed access to one object's fields; a wrong type is a `MalformedObject`, a missing field its zero."""
+    """Typed access to one object's fields; a wrong type is a `MalformedObject`, a missing field its zero.
+
+    Its methods are named after the types they read, so annotations after `str` spell the types `builtins.…`."""
 
     def __init__(self, body: object, where: str = "") -> None:
         if not isinstance(body, dict):
@@ -61,34 +64,34 @@ class _Reader:
     def str(self, name: str) -> str:
         return self._get(name, str, "")
 
-    def bool(self, name: str, default: bool = False) -> bool:
+    def bool(self, name: builtins.str, default: builtins.bool = False) -> builtins.bool:
         return self._get(name, bool, default)
 
-    def int(self, name: str) -> int:
+    def int(self, name: builtins.str) -> builtins.int:
         return self._get(name, int, 0)
 
-    def strs(self, name: str) -> list[str]:
+    def strs(self, name: builtins.str) -> list[builtins.str]:
         values = self._get(name, list, [])
         if not all(isinstance(v, str) for v in values):
             raise MalformedObject(f"field {self.where}{name} must be a list of strings")
         return list(values)
 
-    def time(self, name: str) -> datetime:
+    def time(self, name: builtins.str) -> datetime:
         return EPOCH if self.body.get(name) is None else parse_time(self.body[name])
 
-    def bytes(self, name: str) -> bytes:
+    def bytes(self, name: builtins.str) -> builtins.bytes:
         return decode_bytes(self.body.get(name))
 
-    def dict(self, name: str) -> dict[str, Any]:
+    def dict(self, name: builtins.str) -> builtins.dict[builtins.str, Any]:
         return copy.deepcopy(self._get(name, dict, {}))
 
-    def items(self, name: str) -> list[_Reader]:
+    def items(self, name: builtins.str) -> list[_Reader]:
         return [_Reader(item, f"{self.where}{name}[].") for item in self._get(name, list, [])]
 
-    def sub(self, name: str) -> _Reader:
+    def sub(self, name: builtins.str) -> _Reader:
         return _Reader(self.body.get(name) or {}, f"{self.where}{name}.")
 
-    def name(self) -> str:
+    def name(self) -> builtins.str:
         return self.sub("metadata").str("name")
 
 

@@ -67,7 +67,7 @@ class ThrottledRefresh:
             renewed = configuration.refresh_api_key_hook
             if renewed is not None and renewed is not self:  # the library's hook installs a new copy of itself
                 self._hook = renewed
-            configuration.refresh_api_key_hook = self
+            configuration.refresh_api_key_hook = self  # type: ignore[assignment]  # the library types it as None
 
 
 def in_cluster(environ: Mapping[str, str], account_dir: Path = SERVICE_ACCOUNT_DIR) -> Connection:
@@ -78,7 +78,7 @@ def in_cluster(environ: Mapping[str, str], account_dir: Path = SERVICE_ACCOUNT_D
     configuration = Configuration()
     configuration.host = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
     configuration.ssl_ca_cert = str(account_dir / "ca.crt")
-    configuration.refresh_api_key_hook = ServiceAccountToken(account_dir / "token")
+    configuration.refresh_api_key_hook = ServiceAccountToken(account_dir / "token")  # type: ignore[assignment]
     namespace = environ.get("KUBERNETES_POD_NAMESPACE") or _read(account_dir / "namespace")
     if not namespace:
         raise SetupError(f"no namespace: set KUBERNETES_POD_NAMESPACE or mount {account_dir / 'namespace'}")

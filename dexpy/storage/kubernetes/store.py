@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import logging
 import random
 import time
@@ -66,7 +67,7 @@ class KubernetesStorage:
         cache = self._caches.get(kind)
         if spec.miss_is_absent and cache is not None and cache.synced and cache.get(name) is None:
             raise NotFound(f"{spec.kind} {key!r} not found")
-        return self._decode_as(spec, self._read(spec, name), key)  # type: ignore[no-any-return]
+        return self._decode_as(spec, self._read(spec, name), key)
 
     stale_copies = True  # the watch cache lags other replicas' writes
 
@@ -74,7 +75,7 @@ class KubernetesStorage:
         spec = spec_of(kind)
         name = self._name(spec, key)
         obj, _ = self._local_or_fresh(spec, name, fresh=False)
-        return self._decode_as(spec, obj, key)  # type: ignore[no-any-return]
+        return self._decode_as(spec, obj, key)
 
     def get_many(self, kind: type[R], keys: Sequence[str]) -> dict[str, R]:
         """One `get` per key: each is answered from the watch cache where the kind has one."""
@@ -120,7 +121,7 @@ class KubernetesStorage:
                     if _same_version(confirming, obj):
                         return current  # the copy is the API's object: its "nothing to change" stands
                     continue  # decided again on what was just read
-                return spec.decode(obj)  # type: ignore[no-any-return]  # nothing changed: no write
+                return spec.decode(obj)  # nothing changed: no write
             try:
                 updated = self.transport.request("PUT", spec.path(self.namespace, name), body=body)
             except Conflict:
@@ -128,7 +129,7 @@ class KubernetesStorage:
                     self._sleep(self._rng.uniform(0.5, 1.5) * min(0.1, 0.002 * 2**attempt))
                 continue
             self._remember(spec, updated)
-            return spec.decode(updated)  # type: ignore[no-any-return]
+            return spec.decode(updated)
         raise Conflict(f"{spec.kind} {key!r} kept changing under {UPDATE_ATTEMPTS} attempts to update it")
 
     def delete(self, kind: type[R], key: str) -> None:
@@ -251,7 +252,7 @@ class KubernetesStorage:
         for page in self._pages(path):
             yield from page.get("items") or []
 
-    def _list_all(self, path: str) -> tuple[list[JSON], str]:
+    def _list_all(self, path: str) -> tuple[builtins.list[JSON], str]:  # `list` here is the method above
         """Every object under `path` and the resourceVersion of the listing, for a watch to start from."""
         objects: list[JSON] = []
         version = ""

@@ -82,10 +82,10 @@ class Transport:
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json", "Content-Type": "application/json", "User-Agent": "dexpy"}
         token = self.configuration.get_api_key_with_prefix("BearerToken", alias="authorization")
+        if not token and self.configuration.username and self.configuration.password:
+            token = self.configuration.get_basic_auth_token()
         if token:
             headers["Authorization"] = token
-        elif self.configuration.username and self.configuration.password:
-            headers["Authorization"] = self.configuration.get_basic_auth_token()
         return headers
 
     def _url(self, path: str, query: dict[str, Any] | None) -> str:

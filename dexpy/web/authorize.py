@@ -1,7 +1,8 @@
 """The browser side of a login: /auth, the connector pages, the upstream callback and the approval page.
 
-Every step carries the sealed login state (`req`, or `state` for upstream connectors) and runs the blocking
-work (storage, connectors, bcrypt) in the thread pool.
+Every step carries the sealed login state (`req`, or `state` for upstream connectors) and runs as protocol work
+on the event loop (`dexpy.loopwork`), as the token endpoint does: what waits in it (a directory round trip, a
+SQLite write, bcrypt) parks the step while the loop serves other requests.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from urllib.parse import quote
 
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from dexpy import loopwork
 from dexpy.connectors.base import (
     CallbackConnector,
     ConnectorError,
@@ -64,9 +65,9 @@ def redirect_error(state: WebState, err: RedirectError) -> Response:
 
 
 async def _run(state: WebState, browser: Browser, func, *args) -> Response:
-    """Run a blocking step; turn the flow's errors into the page or redirect they call for."""
+    """Run a step as protocol work; turn the flow's errors into the page or redirect they call for."""
     try:
-        response: Response = await run_in_threadpool(func, *args)
+        response: Response = await loopwork.run(func, *args)
     except BrowserError as exc:
         response = error_page(state, exc.status, exc.message)
     except RedirectError as exc:

@@ -7,9 +7,9 @@ from typing import Any
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from dexpy import loopwork
 from dexpy.oidc.device import DeviceFlow
 from dexpy.oidc.provider import BrowserError
 from dexpy.web.adapter import FormRequest, oauth2_request
@@ -54,7 +54,7 @@ async def verify_code(request: Request) -> Response:
     if browser.is_new or not csrf_valid(browser.cookie, str(form.get("csrf_token", "")),
                                          state.provider.keys.current.state_keys):
         return browser.remember(error_page(state, 400, "The form has expired. Please go back and try again."), state)
-    url = await run_in_threadpool(DeviceFlow(state.provider).login_url, user_code, browser.binding)
+    url = await loopwork.run(DeviceFlow(state.provider).login_url, user_code, browser.binding)
     if url is None:
         return _code_page(state, browser, user_code, invalid=True)
     return RedirectResponse(url, status_code=303)
@@ -65,7 +65,7 @@ async def device_callback(request: Request) -> Response:
     state, browser = web(request), Browser(request)
     params = dict(request.query_params)
     try:
-        client_name = await run_in_threadpool(DeviceFlow(state.provider).complete, params, browser.binding)
+        client_name = await loopwork.run(DeviceFlow(state.provider).complete, params, browser.binding)
     except BrowserError as exc:
         return error_page(state, exc.status, exc.message)
     html = state.renderer.render("device_success.html", client_name=client_name)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from starlette.background import BackgroundTask
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from dexpy import loopwork
 from dexpy.oidc.logout import LogoutError, LogoutRequest, deliver
 from dexpy.web.context import Browser, WebState, error_page, web
 from dexpy.web.security import csrf_valid
@@ -60,4 +60,4 @@ async def end_session(request: Request) -> Response:
         response.background = BackgroundTask(deliver, deliveries)
         return clear_session(response, state)
 
-    return browser.remember(await run_in_threadpool(step), state)
+    return browser.remember(await loopwork.run(step), state)

@@ -22,7 +22,7 @@ def _name(state: WebState) -> str:
 
 
 def current_session(request: Request, state: WebState) -> Session | None:
-    """The browser's live session, if any (reads storage: call it from the thread pool)."""
+    """The browser's live session, if any (reads storage: call it as protocol work, `dexpy.loopwork`)."""
     value = request.cookies.get(_name(state), "")
     return state.provider.sessions.open(value) if value else None
 

@@ -181,6 +181,39 @@ def test_a_hung_directory_holds_up_only_the_logins_that_need_it(slapd: Slapd, tm
     assert answered_at < min(at for at, _ in done), "a token request waited behind the directory"
 
 
+def test_a_hung_directory_holds_up_only_the_browser_logins_that_need_it(slapd: Slapd, tmp_path: Path) -> None:
+    """The login pages run on the event loop as protocol work: password forms posted while slapd is frozen wait
+    off the loop, and the next browser's login page is served meanwhile."""
+    config = {**dex_example_config(slapd), "timeout": "3s", "connectTimeout": "3s"}
+    connector = {"type": "ldap", "id": "ldap", "name": "OpenLDAP", "config": config}
+    with run_dexpy(tmp_path, NO_RATE_LIMIT + f"connectors: [{json.dumps(connector)}]\n") as server:
+        assert RelyingParty(server.issuer).login(username="janedoe@example.com", password="foo",
+                                                 connector_id="ldap").code
+        slapd.pause()
+        try:
+            done: list[tuple[float, int]] = []
+
+            def ldap_login() -> None:
+                page = RelyingParty(server.issuer).authorize(username="janedoe@example.com", password="foo",
+                                                             connector_id="ldap", state="s")
+                done.append((time.monotonic(), page.status_code))
+
+            waiting = [threading.Thread(target=ldap_login) for _ in range(4)]
+            for thread in waiting:
+                thread.start()
+            time.sleep(0.5)  # all four have posted their password and wait on the directory now
+            rp = RelyingParty(server.issuer)
+            form = rp.browse(rp.auth_url(connector_id="ldap", state="s"))
+            answered_at = time.monotonic()
+            for thread in waiting:
+                thread.join(timeout=30)
+        finally:
+            slapd.resume()
+    assert form.status_code == 200 and 'name="password"' in form.text
+    assert len(done) == 4 and {status for _, status in done} == {503}
+    assert answered_at < min(at for at, _ in done), "a login page waited behind the directory"
+
+
 def test_kubernetes_api_outage_under_load(kube_api: KubeAPIFixture, tmp_path: Path, readiness) -> None:  # noqa: F811
     kube_api.create_crds(CRD_DIR)
     kubeconfig = kube_api.write_kubeconfig(tmp_path / "kubeconfig")

@@ -148,70 +148,67 @@ def test_ldap_outage_under_load(slapd: Slapd, tmp_path: Path, readiness, caplog:
     assert counted - (unavailable_before or 0) == len(cut)  # every login the outage cut is counted and audited
 
 
+HUNG_DIRECTORY = {"timeout": "3s", "connectTimeout": "3s"}
+
+
+def _while_the_directory_hangs(slapd: Slapd, ldap_login: Callable[[], int],
+                               other: Callable[[], httpx.Response]) -> tuple[httpx.Response, float, list[float]]:
+    """Freeze slapd, start four `ldap_login`s (each returns its status, which must be 503), then run `other`:
+    its answer, when it came, and when each login ended."""
+    slapd.pause()
+    try:
+        ended: list[tuple[float, int]] = []
+
+        def login() -> None:
+            status = ldap_login()
+            ended.append((time.monotonic(), status))
+
+        waiting = [threading.Thread(target=login) for _ in range(4)]
+        for thread in waiting:
+            thread.start()
+        time.sleep(0.5)  # all four are waiting on the directory now
+        answer = other()
+        answered_at = time.monotonic()
+        for thread in waiting:
+            thread.join(timeout=30)
+    finally:
+        slapd.resume()
+    assert len(ended) == 4 and {status for _, status in ended} == {503}
+    return answer, answered_at, [at for at, _ in ended]
+
+
 def test_a_hung_directory_holds_up_only_the_logins_that_need_it(slapd: Slapd, tmp_path: Path) -> None:
     """LDAP password grants waiting on a frozen slapd wait off the event loop: other token requests go on."""
-    config = {**dex_example_config(slapd), "timeout": "3s", "connectTimeout": "3s"}
-    connector = {"type": "ldap", "id": "ldap", "name": "OpenLDAP", "config": config}
+    connector = {"type": "ldap", "id": "ldap", "name": "OpenLDAP", "config": {**dex_example_config(slapd),
+                                                                              **HUNG_DIRECTORY}}
     extra = NO_RATE_LIMIT + f"oauth2:\n  passwordConnector: ldap\nconnectors: [{json.dumps(connector)}]\n"
     with run_dexpy(tmp_path, extra) as server:
         rp = RelyingParty(server.issuer)
         assert rp.token(grant_type="password", username="janedoe@example.com", password="foo",
                         scope="openid").status_code == 200  # the pool holds open connections now
-        slapd.pause()
-        try:
-            done: list[tuple[float, int]] = []
-
-            def ldap_login() -> None:
-                answer = RelyingParty(server.issuer).token(grant_type="password", username="janedoe@example.com",
-                                                           password="foo", scope="openid")
-                done.append((time.monotonic(), answer.status_code))
-
-            waiting = [threading.Thread(target=ldap_login) for _ in range(4)]
-            for thread in waiting:
-                thread.start()
-            time.sleep(0.5)  # all four are waiting on the directory now
-            other = rp.token(grant_type="refresh_token", refresh_token="not-a-token")
-            answered_at = time.monotonic()
-            for thread in waiting:
-                thread.join(timeout=30)
-        finally:
-            slapd.resume()
+        other, answered_at, ended = _while_the_directory_hangs(
+            slapd, lambda: RelyingParty(server.issuer).token(grant_type="password", username="janedoe@example.com",
+                                                             password="foo", scope="openid").status_code,
+            lambda: rp.token(grant_type="refresh_token", refresh_token="not-a-token"))
     assert other.status_code == 400 and other.json()["error"] == "invalid_grant"
-    assert len(done) == 4 and {status for _, status in done} == {503}
-    assert answered_at < min(at for at, _ in done), "a token request waited behind the directory"
+    assert answered_at < min(ended), "a token request waited behind the directory"
 
 
 def test_a_hung_directory_holds_up_only_the_browser_logins_that_need_it(slapd: Slapd, tmp_path: Path) -> None:
     """The login pages run on the event loop as protocol work: password forms posted while slapd is frozen wait
     off the loop, and the next browser's login page is served meanwhile."""
-    config = {**dex_example_config(slapd), "timeout": "3s", "connectTimeout": "3s"}
-    connector = {"type": "ldap", "id": "ldap", "name": "OpenLDAP", "config": config}
+    connector = {"type": "ldap", "id": "ldap", "name": "OpenLDAP", "config": {**dex_example_config(slapd),
+                                                                              **HUNG_DIRECTORY}}
     with run_dexpy(tmp_path, NO_RATE_LIMIT + f"connectors: [{json.dumps(connector)}]\n") as server:
         assert RelyingParty(server.issuer).login(username="janedoe@example.com", password="foo",
-                                                 connector_id="ldap").code
-        slapd.pause()
-        try:
-            done: list[tuple[float, int]] = []
-
-            def ldap_login() -> None:
-                page = RelyingParty(server.issuer).authorize(username="janedoe@example.com", password="foo",
-                                                             connector_id="ldap", state="s")
-                done.append((time.monotonic(), page.status_code))
-
-            waiting = [threading.Thread(target=ldap_login) for _ in range(4)]
-            for thread in waiting:
-                thread.start()
-            time.sleep(0.5)  # all four have posted their password and wait on the directory now
-            rp = RelyingParty(server.issuer)
-            form = rp.browse(rp.auth_url(connector_id="ldap", state="s"))
-            answered_at = time.monotonic()
-            for thread in waiting:
-                thread.join(timeout=30)
-        finally:
-            slapd.resume()
+                                                 connector_id="ldap").code  # the pool holds open connections now
+        rp = RelyingParty(server.issuer)  # a browser with no session yet
+        form, answered_at, ended = _while_the_directory_hangs(
+            slapd, lambda: RelyingParty(server.issuer).authorize(username="janedoe@example.com", password="foo",
+                                                                 connector_id="ldap", state="s").status_code,
+            lambda: rp.browse(rp.auth_url(connector_id="ldap", state="s")))
     assert form.status_code == 200 and 'name="password"' in form.text
-    assert len(done) == 4 and {status for _, status in done} == {503}
-    assert answered_at < min(at for at, _ in done), "a login page waited behind the directory"
+    assert answered_at < min(ended), "a login page waited behind the directory"
 
 
 def test_kubernetes_api_outage_under_load(kube_api: KubeAPIFixture, tmp_path: Path, readiness) -> None:  # noqa: F811

@@ -1,8 +1,8 @@
-"""Protocol work on the event loop: each call of `run` executes synchronous code (authlib's grants, userinfo)
-in a greenlet on the loop's own thread, and whatever in it waits parks the greenlet while the loop serves other
-requests: a directory round trip, a SQLite write lock another process may hold or a bcrypt hash through
-`off_loop`, which runs the call in a thread; a Kubernetes API round trip through `awaiting`, which runs a
-coroutine on the loop itself.
+"""Protocol work on the event loop: each call of `run` executes synchronous code (authlib's grants, userinfo,
+the steps of the login pages) in a greenlet on the loop's own thread, and whatever in it waits parks the greenlet
+while the loop serves other requests: a directory round trip, a SQLite write lock another process may hold or a
+bcrypt hash through `off_loop`, which runs the call in a thread; a Kubernetes API round trip through `awaiting`,
+which runs a coroutine on the loop itself.
 
 Why not a thread per call, as before: the work is mostly Python, under one GIL. In threads it competed with the
 loop's own Python for the GIL on every request, and the hand-offs cost ~75 µs of CPU per refresh grant under

@@ -8,7 +8,7 @@ SQLite write, bcrypt) parks the step while the loop serves other requests.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from urllib.parse import quote
 
@@ -64,7 +64,7 @@ def redirect_error(state: WebState, err: RedirectError) -> Response:
     return respond(state, AuthorizationResponse(err.redirect_uri, {**err.params, "iss": state.provider.issuer}, mode))
 
 
-async def _run(state: WebState, browser: Browser, func, *args) -> Response:
+async def _run(state: WebState, browser: Browser, func: Callable[..., Response], *args: object) -> Response:
     """Run a step as protocol work; turn the flow's errors into the page or redirect they call for."""
     try:
         response: Response = await loopwork.run(func, *args)

@@ -28,7 +28,7 @@ from dexpy.telemetry.listener import telemetry_app
 from dexpy.telemetry.storage import InstrumentedStorage
 from dexpy.tls import ReloadingTLS
 from dexpy.web.app import create_app
-from dexpy.web.onesend import OneSendProtocol
+from dexpy.web.protocol import HTTPProtocol
 from dexpy.web.render import FrontendError
 from dexpy.workers import bind, run_workers
 
@@ -74,11 +74,11 @@ def listeners(config: Config, app: object, telemetry: object | None = None,
     bound = bound or {}
     servers: list[uvicorn.Server] = []
     # proxy_headers off: uvicorn would trust X-Forwarded-For from loopback peers; dexpy's ClientIPMiddleware
-    # honours web.clientRemoteIP only. One send per response (dexpy.web.onesend); no WebSocket routes, so none
-    # of uvicorn's WebSocket handling. uvloop, but accepting every waiting connection per loop turn, not one
-    # (dexpy.web.accepting): else a burst of connections waits out one busy turn per connection.
+    # honours web.clientRemoteIP only. One send per response; no WebSocket routes, so none of uvicorn's
+    # WebSocket handling (dexpy.web.protocol). uvloop, but accepting every waiting connection per loop turn, not
+    # one (dexpy.web.accepting): else a burst of connections waits out one busy turn per connection.
     common = {"log_config": None, "access_log": False, "lifespan": "off", "server_header": False,
-              "proxy_headers": False, "http": OneSendProtocol, "ws": "none", "loop": "dexpy.web.accepting:new_loop"}
+              "proxy_headers": False, "http": HTTPProtocol, "ws": "none", "loop": "dexpy.web.accepting:new_loop"}
     if config.web.http:
         host, port = split_addr(config.web.http)
         servers.append(Listener(uvicorn.Config(app, host=host, port=port, **common),  # type: ignore[arg-type]

@@ -126,4 +126,4 @@ def test_dexpy_serve_listeners_use_the_one_send_protocol(tmp_path: Path) -> None
     from tests.fixtures.dexpy_server import write_config
 
     [listener] = listeners(load_config(str(write_config(tmp_path))), app=object())
-    assert listener.config.http is OneSendProtocol and listener.config.ws == "none"
+    assert issubclass(listener.config.http, OneSendProtocol) and listener.config.ws == "none"

@@ -28,6 +28,9 @@ from dexpy.web.security import SecurityHeaders
 
 log = logging.getLogger(__name__)
 
+ROUTERS = (discovery, authorize, token, revoke, introspect, userinfo, health, logout, device)
+"""The modules whose `router` serves dexpy's endpoints under the issuer's path."""
+
 CLIENT_CLOSED_REQUEST = 499
 
 
@@ -59,7 +62,7 @@ def create_app(runtime: Runtime, *, background: bool = True) -> FastAPI:
         secure_cookies=provider.issuer.startswith("https:"),
         discovery_json=json.dumps(provider.discovery(), indent=2).encode(),
     )
-    for module in (discovery, authorize, token, revoke, introspect, userinfo, health, logout, device):
+    for module in ROUTERS:
         app.include_router(module.router, prefix=prefix)
     roots = renderer.roots
     app.mount(f"{prefix}/static", LayeredStaticFiles(roots.static), name="static")
@@ -90,7 +93,7 @@ def create_app(runtime: Runtime, *, background: bool = True) -> FastAPI:
     # Outermost last: client IP → telemetry → security headers → size limits → rate limits → direct routes
     # → (CORS) → routes.
     app.add_middleware(DirectRoutes, prefix=prefix, cors=bool(config.web.allowed_origins),
-                       routes=[*discovery.router.routes, *token.router.routes, *userinfo.router.routes],
+                       routes=[route for module in ROUTERS for route in module.router.routes],
                        handlers=app.exception_handlers)
     app.add_middleware(RateLimitMiddleware, config=config.security.rate_limit, prefix=prefix)
     app.add_middleware(RequestLimitsMiddleware, config=config.security.limits, prefix=prefix)

@@ -1,6 +1,6 @@
 """The routes served before the router (dexpy.web.direct) as clients use them: discovery and JWKS with the
-headers every dexpy answer carries, /token and /userinfo, and CORS for browser apps when `web.allowedOrigins` is
-set."""
+headers every dexpy answer carries, /token and /userinfo, CORS for browser apps when `web.allowedOrigins` is set,
+and the login pages that take the connector id from their path."""
 
 from __future__ import annotations
 
@@ -10,9 +10,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+from starlette.testclient import TestClient
+from starlette.types import Receive, Scope, Send
 
 from dexpy.clock import FrozenClock
 from dexpy.config import load_config
+from dexpy.web.direct import DirectRoutes
 from tests.fixtures.dexpy_server import BASE_YAML, DexpyServer, serve_config, write_config
 from tests.fixtures.rp import RelyingParty
 from tests.security.test_pages import assert_security_headers
@@ -82,3 +87,29 @@ def test_a_browser_app_on_an_allowed_origin_may_use_token_and_userinfo(server: D
     for answer in (tokens, userinfo):
         assert answer.headers.get("access-control-allow-origin") == expected
         assert_security_headers(answer)
+
+
+def test_routes_with_the_connector_in_their_path_are_served_before_the_router() -> None:
+    """The login pages take the connector id from the path: served directly with it, and with `path_params`
+    set as the router would set them; a method the route does not take still goes to the router (its 405)."""
+    router = APIRouter()
+    seen: list[tuple[str, dict[str, str]]] = []
+
+    @router.get("/auth/{connector_id}/login")
+    async def page(connector_id: str, request: Request) -> Response:
+        seen.append((connector_id, dict(request.path_params)))
+        return Response("page")
+
+    routed: list[str] = []
+
+    async def the_router(scope: Scope, receive: Receive, send: Send) -> None:
+        routed.append(f'{scope["method"]} {scope["path"]}')
+        await Response("routed")(scope, receive, send)
+
+    direct = DirectRoutes(the_router, prefix="/dex", routes=router.routes, cors=False, handlers={})
+    for method, path in (("GET", "/dex/auth/ldap/login"), ("POST", "/dex/auth/ldap/login"),
+                         ("GET", "/dex/auth/a/b/login"), ("GET", "/auth/ldap/login")):
+        client = TestClient(direct)
+        assert client.request(method, path).status_code == 200
+    assert seen == [("ldap", {"connector_id": "ldap"})]
+    assert routed == ["POST /dex/auth/ldap/login", "GET /dex/auth/a/b/login", "GET /auth/ldap/login"]

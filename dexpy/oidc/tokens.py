@@ -100,7 +100,7 @@ class TokenIssuer:
 
     def access_token(self, subject: Subject, shared: dict[str, Any] | None = None) -> tuple[str, int]:
         """(token, expires_in seconds); `shared` from `shared_claims` when an ID token goes with it."""
-        claims = dict(shared or self.shared_claims(subject))
+        claims = dict(shared) if shared else self.shared_claims(subject)
         claims["jti"] = secrets.token_urlsafe(16)
         claims["scope"] = " ".join(subject.scopes)  # RFC 9068 §2.2.3; what introspection reports
         if subject.grant_id:
@@ -109,7 +109,7 @@ class TokenIssuer:
 
     def id_token(self, subject: Subject, *, shared: dict[str, Any] | None = None, access_token: str = "",
                  code: str = "") -> str:
-        claims = dict(shared or self.shared_claims(subject))
+        claims = dict(shared) if shared else self.shared_claims(subject)
         alg = self.keys.current.algorithm
         if access_token:
             claims["at_hash"] = half_hash(access_token, alg)

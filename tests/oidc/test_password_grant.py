@@ -66,7 +66,7 @@ def test_the_example_configs_commented_oauth2_block_turns_the_grant_on(tmp_path)
     config = load_config(str(tmp_path / "config.yaml"))
     assert config.oauth2.password_connector == "local"
     with serve_config(dataclasses.replace(config, telemetry=dataclasses.replace(config.telemetry, http=""))) as server:
-        rp = RelyingParty(server.issuer, client_id="example-app", client_secret="ZXhhbXBsZS1hcHAtc2VjcmV0")
+        rp = RelyingParty(server.issuer)  # example-app, whose secret the example and the fixtures share
         response = rp.token(grant_type="password", username="admin@example.com", password="password",
                             scope="openid email")
         assert response.status_code == 200, response.text

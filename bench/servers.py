@@ -12,7 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,13 +91,14 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextmanager
-def running(command: list[str], ready_url: str, *, cwd: Path | None = None) -> Iterator[tuple[int, float]]:
+def running(command: list[str], ready_url: str, *, cwd: Path | None = None,
+            ready_timeout: float = 30) -> Iterator[tuple[int, float]]:
     """Start `command`, wait for a 200 on `ready_url`; (pid, seconds to ready); SIGTERM at the end."""
     started = time.monotonic()
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                start_new_session=True)
     try:
-        yield process.pid, wait_ready(ready_url, process, started)
+        yield process.pid, wait_ready(ready_url, process, started, ready_timeout)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -150,12 +151,15 @@ def dexpy_config(directory: Path, port: int, storage: str = "sqlite3", storage_c
 
 @contextmanager
 def dexpy(directory: Path, *, workers: int = DEXPY_WORKERS, storage: str = "sqlite3", storage_config: str = "",
-          connector: dict[str, Any] = MOCK_CONNECTOR, extra_yaml: str = "") -> Iterator[Server]:
+          connector: dict[str, Any] = MOCK_CONNECTOR, extra_yaml: str = "", wrapper: Sequence[str] = (),
+          ready_timeout: float = 30) -> Iterator[Server]:
+    """`dexpy serve` on the bench's config; `wrapper` is a command it runs under (valgrind)."""
     port = free_port()
     config = dexpy_config(directory, port, storage, storage_config, connector=connector, extra_yaml=extra_yaml)
     issuer = f"http://127.0.0.1:{port}/dex"
-    command = [sys.executable, "-m", "dexpy", "serve", str(config), "--workers", str(workers)]
-    with running(command, f"{issuer}/.well-known/openid-configuration", cwd=ROOT) as (pid, startup):
+    command = [*wrapper, sys.executable, "-m", "dexpy", "serve", str(config), "--workers", str(workers)]
+    with running(command, f"{issuer}/.well-known/openid-configuration", cwd=ROOT,
+                 ready_timeout=ready_timeout) as (pid, startup):
         yield Server(name="dexpy", issuer=issuer, pid=pid, client_id="bench", client_secret="bench-secret",
                      username="kilgore", password="kilgore-password", startup_s=startup)
 

@@ -42,15 +42,15 @@ class Result:
                    error_ratio=max(r.error_ratio for r in runs), answers=sum(r.answers for r in runs))
 
 
-def ensure_wrk() -> str:
-    """The wrk binary; installs Debian's `wrk` package when it is missing (the bench runs as root)."""
-    path = shutil.which("wrk")
+def debian_tool(command: str, package: str) -> str:
+    """The path of `command`; installs its Debian `package` when it is missing (the bench runs as root)."""
+    path = shutil.which(command)
     if path is None:
-        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, capture_output=True,
+        subprocess.run(["apt-get", "install", "-y", "-q", package], check=True, capture_output=True,
                        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-        path = shutil.which("wrk")
+        path = shutil.which(command)
     if path is None:
-        raise RuntimeError("wrk is not installed and apt-get could not install it")
+        raise RuntimeError(f"{command} is not installed and apt-get could not install {package}")
     return path
 
 
@@ -73,8 +73,8 @@ def parse(output: str) -> tuple[float, float, float, int]:
 def run_once(request: Request, seconds: float, connections: int = CONNECTIONS) -> Result:
     env = {**os.environ, "BENCH_METHOD": request.method, "BENCH_BODY": request.body,
            "BENCH_AUTH": request.authorization}
-    command = [ensure_wrk(), f"-t{THREADS}", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", str(SCRIPT),
-               request.url]
+    command = [debian_tool("wrk", "wrk"), f"-t{THREADS}", f"-c{connections}", f"-d{seconds:g}s", "--latency",
+               "-s", str(SCRIPT), request.url]
     done = subprocess.run(command, check=True, capture_output=True, text=True, env=env, timeout=seconds + 30)
     return Result(*parse(done.stdout))
 

@@ -8,6 +8,7 @@ later problem goes back to the client's redirect URI with `error` and `state`.
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -24,7 +25,7 @@ from authlib.oauth2.rfc6749.errors import (
 from dexpy.clock import Clock, system_clock
 from dexpy.config import DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT, Config
 from dexpy.connectors.base import ConnectorError, ConnectorUnavailable, Identity, PasswordConnector, Scopes
-from dexpy.connectors.manager import ConnectorManager
+from dexpy.connectors.manager import ConnectorManager, UnknownConnector
 from dexpy.ids import new_id
 from dexpy.model import AuthCode, Client
 from dexpy.oidc import scopes as sc
@@ -330,16 +331,32 @@ class Provider:
     def resume_session(self, state: LoginState, session: Session | None) -> LoginState | None:
         """SSO: the login completed from the browser's session, or None when the user has to log in."""
         try:
-            return self.sessions.resume(state, session, self.allowed_connectors(state), self.needs_approval)
+            return self.sessions.resume(state, session, functools.partial(self.may_use_connector, state),
+                                        self.needs_approval)
         except OAuth2Error as error:
             raise RedirectError(error, state.redirect_uri, state.state, state.response_mode) from None
 
-    def allowed_connectors(self, state: LoginState) -> list[str]:
+    def _client_connectors(self, state: LoginState) -> list[str] | None:
+        """The connectors the login's client is restricted to (its `allowedConnectors`), or None: any."""
         client = self.get_client(state.client_id)
-        ids = [r.id for r in self.connectors.records()]
-        if client and client.allowed_connectors:
-            ids = [i for i in ids if i in client.allowed_connectors]
-        return ids
+        return client.allowed_connectors if client and client.allowed_connectors else None
+
+    def allowed_connectors(self, state: LoginState) -> list[str]:
+        """Every connector the login's client may use, in the login page's order."""
+        only = self._client_connectors(state)
+        return [r.id for r in self.connectors.records() if only is None or r.id in only]
+
+    def may_use_connector(self, state: LoginState, connector_id: str) -> bool:
+        """Whether the connector exists and the login's client may use it: one record read, where
+        `allowed_connectors` reads them all."""
+        only = self._client_connectors(state)
+        if only is not None and connector_id not in only:
+            return False
+        try:
+            self.connectors.record(connector_id)
+        except UnknownConnector:
+            return False
+        return True
 
     def login_with_password(self, connector_id: str, connector: PasswordConnector, scopes: Scopes, username: str,
                             password: str, *, client_id: str) -> Identity | None:

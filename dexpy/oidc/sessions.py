@@ -121,12 +121,12 @@ class SessionManager:
                        connector_data=login.connector_data, auth_time=login.auth_time, created=created,
                        last_used=now, consents=consents)
 
-    def resume(self, login: LoginState, session: Session | None, allowed_connectors: list[str],
+    def resume(self, login: LoginState, session: Session | None, may_use_connector: Callable[[str], bool],
                by_policy: Callable[[LoginState], bool]) -> LoginState | None:
         """SSO: `login` completed from the session, or None when the user has to log in. With prompt=none the
         user cannot be asked anything, so that raises the OAuth error for the client instead."""
         silent = "none" in login.prompt.split()
-        problem = self._unusable(login, session, allowed_connectors)
+        problem = self._unusable(login, session, may_use_connector)
         if problem is not None:
             if silent:
                 raise problem
@@ -140,7 +140,7 @@ class SessionManager:
         return resumed
 
     def _unusable(self, login: LoginState, session: Session | None,
-                  allowed_connectors: list[str]) -> OAuth2Error | None:
+                  may_use_connector: Callable[[str], bool]) -> OAuth2Error | None:
         if session is None:
             return LoginRequiredError("The user is not logged in.")
         if ASK_AGAIN & set(login.prompt.split()):
@@ -150,7 +150,7 @@ class SessionManager:
             return LoginRequiredError("The id_token_hint names another user than the one logged in.")
         if login.max_age is not None and self.clock() >= _at(session.auth_time) + timedelta(seconds=login.max_age):
             return LoginRequiredError("The login is older than max_age.")
-        if session.connector_id not in allowed_connectors:
+        if not may_use_connector(session.connector_id):
             return LoginRequiredError("The user logged in with a connector this client may not use.")
         return None
 

@@ -134,7 +134,7 @@ async def auth(request: Request) -> Response:
 def _select_connector(state: WebState, login: LoginState, connector_id: str) -> tuple[LoginState, object]:
     provider = state.provider
     connector = provider.connectors.get(connector_id)
-    if connector_id not in provider.allowed_connectors(login):
+    if not provider.may_use_connector(login, connector_id):
         raise RedirectError(InvalidRequestError("Connector not allowed for this client."), login.redirect_uri,
                             login.state, login.response_mode)
     login.connector_id = connector_id

@@ -2,7 +2,9 @@
 
 A custom `frontend.dir` overrides file by file (`templates/`, `static/`, `themes/<theme>/`, `robots.txt`);
 whatever it lacks comes from the built-in set. Every required template is loaded once at start-up, so a
-missing or broken one stops the server with an error naming the directory and the file.
+missing or broken one stops the server with an error naming the directory and the file; and only then, as in
+Dex: an edit on disk takes effect at the next start (a running server neither serves a broken edit nor looks
+at the files' times on every page).
 
 Templates see the globals `issuer`, `logo`, `favicon`, `extra` (dict), `theme` and `url(path)`, plus what the
 route passes (all keys are required; undefined names raise):
@@ -124,6 +126,7 @@ class Renderer:
         self._env = jinja2.Environment(
             loader=jinja2.FileSystemLoader([str(p) for p in search]),
             autoescape=True,
+            auto_reload=False,
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,

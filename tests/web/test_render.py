@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -254,6 +256,17 @@ def test_broken_custom_template_fails_at_start(tmp_path: Path) -> None:
     write(tmp_path / "templates/login.html", "{% for c in connectors %}")
     with pytest.raises(FrontendError, match="login.html line 1"):
         Renderer(FrontendConfig(dir=str(tmp_path)), "")
+
+
+def test_templates_are_read_at_start_only_so_a_broken_edit_cannot_break_the_pages(tmp_path: Path) -> None:
+    """As in Dex: an edit on disk (a ConfigMap update, say) takes effect at the next start, which refuses a
+    broken one."""
+    template = write(tmp_path / "templates/oob.html", '<p id="code">{{ code }}</p>')
+    renderer = Renderer(FrontendConfig(dir=str(tmp_path)), "")
+    template.write_text("{% for c in connectors %}")
+    later = time.time() + 5
+    os.utime(template, (later, later))  # newer than what was read, whatever the file system's time resolution
+    assert Page(renderer.render("oob.html", code="42")).all("p", id="code")
 
 
 def test_static_files_from_custom_dir_hide_builtin_ones(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
@@ -28,6 +28,7 @@ from dexpy.model import Claims
 from dexpy.oidc import sealing
 from dexpy.oidc.loginstate import LoginState
 from dexpy.oidc.wire import encode_subject
+from dexpy.storage import codec
 
 _AAD = b"dexpy-session-v1"
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
@@ -83,7 +84,8 @@ class SessionManager:
         self.is_revoked = is_revoked
 
     def seal(self, session: Session) -> str:
-        return sealing.seal(json.dumps(asdict(session), separators=(",", ":")).encode(), self.state_keys()[0], _AAD)
+        data = codec.encode(session)  # as loginstate.seal
+        return sealing.seal(json.dumps(data, separators=(",", ":")).encode(), self.state_keys()[0], _AAD)
 
     def open(self, value: str) -> Session | None:
         """The live session a cookie holds: None when it is not ours, past a lifetime, or logged out."""

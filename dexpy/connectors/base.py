@@ -6,10 +6,9 @@ with `isinstance` (the Protocols are runtime-checkable).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Protocol, TypeGuard, runtime_checkable
+from typing import Any, Protocol, TypeGuard, TypeVar, runtime_checkable
 
 from dexpy.model import Claims
 
@@ -86,15 +85,19 @@ class RefreshConnector(Protocol):
         ...
 
 
-def can_refresh(connector: object) -> TypeGuard[RefreshConnector]:
-    """`isinstance(connector, RefreshConnector)`, remembered per class: a runtime protocol check costs ~5 µs, and
-    every refresh grant asks."""
-    return _refreshes(type(connector))  # type: ignore[arg-type]  # typeshed: type[object] is not Hashable
+P = TypeVar("P")
+_IMPLEMENTS: dict[tuple[type, type], bool] = {}
 
 
-@functools.cache
-def _refreshes(cls: type) -> bool:
-    return issubclass(cls, RefreshConnector)
+def implements(connector: object, protocol: type[P]) -> TypeGuard[P]:
+    """`isinstance(connector, protocol)` for the runtime protocols here, remembered per connector class: a
+    protocol check costs ~5 µs, and every login page and refresh grant asks. A connector class gives all its
+    instances the same members (`prompt` included), so the first instance's answer holds for the class."""
+    key = (type(connector), protocol)
+    known = _IMPLEMENTS.get(key)
+    if known is None:
+        known = _IMPLEMENTS[key] = isinstance(connector, protocol)
+    return known
 
 
 @runtime_checkable

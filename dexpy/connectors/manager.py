@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dexpy.connectors.base import Closable, build_connector
+from dexpy.connectors.base import Closable, build_connector, implements
 from dexpy.connectors.local import LOCAL_CONNECTOR_TYPE, LocalConnector
 from dexpy.loopwork import waits
 from dexpy.model import ConnectorRecord
@@ -105,7 +105,7 @@ class ConnectorManager:
 @waits  # an LDAP connector closes its pooled connections over the network
 def _close(connector_id: str, connector: object) -> None:
     """A connector that fails to close must not fail the login that noticed its record changed."""
-    if isinstance(connector, Closable):
+    if implements(connector, Closable):
         try:
             connector.close()
         except Exception:

@@ -20,7 +20,7 @@ from authlib.oauth2.rfc6749.errors import InvalidGrantError
 
 from dexpy.clock import Clock
 from dexpy.config import RefreshTokenExpiry
-from dexpy.connectors.base import Identity, IdentityGone, Scopes, can_refresh
+from dexpy.connectors.base import Identity, IdentityGone, RefreshConnector, Scopes, implements
 from dexpy.connectors.manager import ConnectorManager, UnknownConnector
 from dexpy.ids import new_id, new_secret_id
 from dexpy.model import AuthCode, Claims, RefreshToken, Revocation
@@ -88,7 +88,7 @@ class Issuance:
     def wants_refresh(self, scopes: list[str], connector_id: str) -> bool:
         if sc.OFFLINE_ACCESS not in scopes:
             return False
-        return can_refresh(self.connectors.get(connector_id))
+        return implements(self.connectors.get(connector_id), RefreshConnector)
 
     # -- authorization codes --------------------------------------------------------------------------------
 
@@ -295,7 +295,7 @@ class Issuance:
             connector = self.connectors.get(record.connector_id)
         except UnknownConnector:
             raise InvalidGrantError("The connector that issued this refresh token no longer exists.") from None
-        if not can_refresh(connector):
+        if not implements(connector, RefreshConnector):
             return record.claims, record.connector_data
         c = record.claims
         identity = Identity.of(c, record.connector_data)

@@ -24,7 +24,14 @@ from authlib.oauth2.rfc6749.errors import (
 
 from dexpy.clock import Clock, system_clock
 from dexpy.config import DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT, Config
-from dexpy.connectors.base import ConnectorError, ConnectorUnavailable, Identity, PasswordConnector, Scopes
+from dexpy.connectors.base import (
+    ConnectorError,
+    ConnectorUnavailable,
+    Identity,
+    PasswordConnector,
+    Scopes,
+    implements,
+)
 from dexpy.connectors.manager import ConnectorManager, UnknownConnector
 from dexpy.ids import new_id
 from dexpy.model import AuthCode, Client
@@ -382,7 +389,7 @@ class Provider:
         """The login state once a connector vouched for the user; counts callback logins (password logins
         were counted when the password was checked)."""
         claims = identity.claims()
-        if not isinstance(self.connectors.get(connector_id), PasswordConnector):
+        if not implements(self.connectors.get(connector_id), PasswordConnector):
             events.login(connector_id, "success", client_id=state.client_id, claims=claims)
         return replace(state, connector_id=connector_id, claims=claims,
                        connector_data=base64.b64encode(identity.connector_data).decode(),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dexpy.connectors.base import ConnectorError, Pingable
+from dexpy.connectors.base import ConnectorError, Pingable, implements
 from dexpy.oidc.provider import Provider
 from dexpy.storage import StorageError
 
@@ -49,7 +49,7 @@ def check(provider: Provider) -> Report:
     for record in records:
         try:
             connector = provider.connectors.get(record.id)
-            if isinstance(connector, Pingable):
+            if implements(connector, Pingable):
                 connector.ping()
             report.add(f"connector:{record.id}", None)
         except (ConnectorError, StorageError) as exc:

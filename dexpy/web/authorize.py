@@ -23,6 +23,7 @@ from dexpy.connectors.base import (
     ConnectorUnavailable,
     PasswordConnector,
     UserNotInRequiredGroups,
+    implements,
 )
 from dexpy.connectors.manager import UnknownConnector
 from dexpy.oidc.issuance import connector_scopes
@@ -156,9 +157,9 @@ async def auth_connector(connector_id: str, request: Request) -> Response:
                 return done
         login, connector = _select_connector(state, login, connector_id)
         sealed = provider.seal(login)
-        if isinstance(connector, PasswordConnector):
+        if implements(connector, PasswordConnector):
             return _see_other(state.provider.url(f"/auth/{quote(connector_id, safe='')}/login?req={sealed}"))
-        if isinstance(connector, CallbackConnector):
+        if implements(connector, CallbackConnector):
             scopes = connector_scopes(login.scopes)
             return _see_other(connector.login_url(scopes, provider.url("/callback"), sealed))
         raise BrowserError(400, "This connector cannot log users in through the browser.")
@@ -183,7 +184,7 @@ async def password_form(connector_id: str, request: Request) -> Response:
     def step() -> Response:
         login = state.provider.unseal(request.query_params.get("req", ""), browser.binding)
         _, connector = _select_connector(state, login, connector_id)
-        if not isinstance(connector, PasswordConnector):
+        if not implements(connector, PasswordConnector):
             raise BrowserError(400, "This connector does not take a password.")
         return _password_page(state, browser, connector, request)
 
@@ -203,7 +204,7 @@ async def password_submit(connector_id: str, request: Request) -> Response:
             raise BrowserError(400, "The form has expired. Please go back and try again.")
         login = provider.unseal(request.query_params.get("req", ""), browser.binding)
         login, connector = _select_connector(state, login, connector_id)
-        if not isinstance(connector, PasswordConnector):
+        if not implements(connector, PasswordConnector):
             raise BrowserError(400, "This connector does not take a password.")
         identity = provider.login_with_password(connector_id, connector, connector_scopes(login.scopes),
                                                 username, password, client_id=login.client_id)
@@ -226,7 +227,7 @@ async def callback(request: Request) -> Response:
         provider = state.provider
         login = provider.unseal(params.get("state", ""), browser.binding)
         connector = provider.connectors.get(login.connector_id)
-        if not isinstance(connector, CallbackConnector):
+        if not implements(connector, CallbackConnector):
             raise BrowserError(400, "This connector does not take callbacks.")
         identity = connector.handle_callback(connector_scopes(login.scopes), params)
         return _after_login(state, provider.finish_login(login, login.connector_id, identity),

@@ -7,7 +7,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError
 
-from dexpy.connectors.base import Identity, PasswordConnector
+from dexpy.connectors.base import Identity, PasswordConnector, implements
 from dexpy.ids import new_id
 from dexpy.oidc.grants.base import TOKEN_AUTH_METHODS, IssuanceMixin
 from dexpy.oidc.issuance import NO_STORE_HEADERS, connector_scopes
@@ -38,7 +38,7 @@ class PasswordGrant(IssuanceMixin, grants.ResourceOwnerPasswordCredentialsGrant)
         check_requested_scopes(self._scopes, client_id, self.server.get_stored_client)
         connector_id = self.server.password_connector
         connector = self.issuance.connectors.get(connector_id)
-        assert isinstance(connector, PasswordConnector)
+        assert implements(connector, PasswordConnector)
         identity = self.server.login_with_password(
             connector_id, connector, connector_scopes(self._scopes), username, password, client_id=client_id
         )

@@ -15,7 +15,7 @@ from authlib.oauth2.rfc6749 import BaseGrant, TokenEndpointMixin
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, UnauthorizedClientError
 
 from dexpy.config import TOKEN_EXCHANGE_GRANT
-from dexpy.connectors.base import ConnectorError, ConnectorUnavailable, Identity, TokenIdentityConnector
+from dexpy.connectors.base import ConnectorError, ConnectorUnavailable, Identity, TokenIdentityConnector, implements
 from dexpy.connectors.manager import UnknownConnector
 from dexpy.ids import new_id
 from dexpy.model import Client
@@ -69,7 +69,7 @@ class TokenExchangeGrant(IssuanceMixin, BaseGrant, TokenEndpointMixin):
             raise InvalidRequestError("Requested connector does not exist.") from None
         if record.grant_types and self.GRANT_TYPE not in record.grant_types:
             raise InvalidRequestError("Requested connector does not support this grant type.")
-        if not isinstance(connector, TokenIdentityConnector):
+        if not implements(connector, TokenIdentityConnector):
             raise InvalidRequestError("Requested connector does not support token exchange.")
         return connector
 

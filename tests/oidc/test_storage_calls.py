@@ -1,4 +1,4 @@
-"""What one token request costs the store: the storage calls of a refresh and of client_credentials, pinned
+"""What one request costs the store: the storage calls of a refresh, of client_credentials and of a login, pinned
 so that a change adding a round trip per request is seen (docs/performance.md), and the Kubernetes
 backend answering "not revoked" from its watch cache."""
 
@@ -96,6 +96,15 @@ def test_without_rotation_a_copy_from_the_watch_cache_is_still_confirmed(tmp_pat
     have reached: the compare-and-swap update confirms the token still exists before tokens are issued."""
     calls = _refresh_calls_without_rotation(tmp_path, clock, kube.dexpy_base_yaml(tmp_path))
     assert calls[("update", "RefreshToken")] == 1
+
+
+def test_a_login_lists_the_connectors_on_the_two_pages_that_show_them(counted) -> None:
+    """/auth, to choose among them (here it goes straight on, as there is one); the password form, for its
+    back link. The other pages check one connector by its record."""
+    storage, rp, _ = counted
+    storage.calls.clear()  # start-up opened every connector
+    rp.login()
+    assert storage.calls[("list", "ConnectorRecord")] == 2
 
 
 def test_client_credentials_makes_two_storage_calls(counted) -> None:

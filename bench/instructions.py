@@ -34,7 +34,7 @@ import httpx
 
 from bench import login, run, servers
 from bench.servers import Server
-from bench.wrk import debian_tool
+from bench.wrk import Request, debian_tool
 
 SCENARIOS = {
     "discovery": "discovery",
@@ -123,20 +123,21 @@ class Callgrind:
         return Dump.read(Path(f"{self.out}.{self._dumps}"))
 
 
-def requests_of(server: Server, scenario: str) -> Callable[[int], None]:
-    """Something that makes `n` answers of `scenario` one after another, as the bench's load makes them."""
+def requests_of(server: Server, plan: dict[str, Request | None], http: httpx.Client,
+                scenario: str) -> Callable[[int], None]:
+    """Something that makes `n` answers of `scenario` one after another, as the bench's load makes them: the
+    bench's request from `plan` on `http`'s keep-alive connection, or whole logins."""
     if scenario == "login":
         async def logins(n: int) -> None:
-            async with httpx.AsyncClient(timeout=120) as http:
+            async with httpx.AsyncClient(timeout=120) as browser:
                 for _ in range(n):
-                    await login.login(http, server)
+                    await login.login(browser, server)
         return lambda n: asyncio.run(logins(n))
-    request = run.requests(server)[SCENARIOS[scenario]]
+    request = plan[SCENARIOS[scenario]]
     assert request is not None
     headers = {"Authorization": request.authorization} if request.authorization else {}
     if request.body:
         headers["Content-Type"] = "application/x-www-form-urlencoded"
-    http = httpx.Client(timeout=120)
 
     def answers(n: int) -> None:
         for _ in range(n):
@@ -150,9 +151,11 @@ def count(scenarios: list[str], answers: int) -> dict[str, Counted]:
     counted = {}
     with tempfile.TemporaryDirectory(prefix="dexpy-instructions-") as tmp:
         callgrind = Callgrind(Path(tmp))
-        with servers.dexpy(Path(tmp), workers=1, wrapper=callgrind.command, ready_timeout=READY_TIMEOUT) as server:
+        with servers.dexpy(Path(tmp), workers=1, wrapper=callgrind.command, ready_timeout=READY_TIMEOUT) as server, \
+                httpx.Client(timeout=120) as http:
+            plan = run.requests(server) if set(scenarios) - {"login"} else {}  # its tokens come from a login
             for scenario in scenarios:
-                make = requests_of(server, scenario)
+                make = requests_of(server, plan, http, scenario)
                 make(min(answers, 20))  # warm-up: imports, templates, caches, the connection
                 few = callgrind.measure(server.pid, lambda: make(answers))
                 more = callgrind.measure(server.pid, lambda: make(3 * answers))

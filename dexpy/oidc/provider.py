@@ -353,11 +353,15 @@ class Provider:
         only = self._client_connectors(state)
         return [r.id for r in self.connectors.records() if only is None or r.id in only]
 
+    def client_allows(self, state: LoginState, connector_id: str) -> bool:
+        """Whether the login's client may use the connector, by its `allowedConnectors` alone."""
+        only = self._client_connectors(state)
+        return only is None or connector_id in only
+
     def may_use_connector(self, state: LoginState, connector_id: str) -> bool:
         """Whether the connector exists and the login's client may use it: one record read, where
         `allowed_connectors` reads them all."""
-        only = self._client_connectors(state)
-        if only is not None and connector_id not in only:
+        if not self.client_allows(state, connector_id):
             return False
         try:
             self.connectors.record(connector_id)

@@ -134,8 +134,8 @@ async def auth(request: Request) -> Response:
 
 def _select_connector(state: WebState, login: LoginState, connector_id: str) -> tuple[LoginState, object]:
     provider = state.provider
-    connector = provider.connectors.get(connector_id)
-    if not provider.may_use_connector(login, connector_id):
+    connector = provider.connectors.get(connector_id)  # UnknownConnector when it does not exist
+    if not provider.client_allows(login, connector_id):
         raise RedirectError(InvalidRequestError("Connector not allowed for this client."), login.redirect_uri,
                             login.state, login.response_mode)
     login.connector_id = connector_id
